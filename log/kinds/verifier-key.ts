@@ -1,0 +1,41 @@
+import { X509Certificate, createPublicKey, type KeyObject } from 'node:crypto';
+import { BadRequestError } from '../../core/errors.ts';
+import { encodePem, parseSinglePem } from './pem.ts';
+
+/**
+ * The key that verifies a submitted signature: a PEM certificate (keyless signing, Fulcio) or a PEM
+ * SubjectPublicKeyInfo (managed keys). Only the key is read from a certificate; the log does not judge
+ * the certificate's chain or validity period (a verifier does, against its trust root), as Rekor.
+ */
+export interface VerifierKey {
+  publicKey: KeyObject;
+  /** The PEM Rekor keeps in the canonical body: the certificate or key re-encoded from its DER. */
+  canonicalPem: string;
+}
+
+export function parseVerifierKey(pemBytes: Buffer, path: string): VerifierKey {
+  const { type, der } = parseSinglePem(pemBytes, path);
+  if (type === 'CERTIFICATE') {
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(der);
+    } catch {
+      throw new BadRequestError(`${path} holds a certificate that cannot be parsed`);
+    }
+    // OpenSSL stops at the end of the outer SEQUENCE; refuse trailing bytes so the stored PEM is exactly it.
+    if (!cert.raw.equals(der)) throw new BadRequestError(`${path} certificate has trailing data`);
+    return { publicKey: cert.publicKey, canonicalPem: encodePem('CERTIFICATE', der) };
+  }
+  if (type === 'PUBLIC KEY') {
+    let publicKey: KeyObject;
+    try {
+      publicKey = createPublicKey({ key: der, format: 'der', type: 'spki' });
+    } catch {
+      throw new BadRequestError(`${path} holds a public key that cannot be parsed`);
+    }
+    // Go re-marshals the parsed key (cryptoutils.MarshalPublicKeyToPEM); so do we.
+    const canonicalDer = publicKey.export({ type: 'spki', format: 'der' });
+    return { publicKey, canonicalPem: encodePem('PUBLIC KEY', canonicalDer) };
+  }
+  throw new BadRequestError(`${path} PEM type "${type}" is not supported (CERTIFICATE or PUBLIC KEY)`);
+}

@@ -1,0 +1,36 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { join } from 'node:path';
+import { signerFromPem, type Signer } from '../core/signer.ts';
+
+/**
+ * Key files in the data folder: created on first start (mode 0600, PKCS#8 PEM), reused after.
+ * The cores never read files: they get Signers from here.
+ */
+export type KeyName = 'ca-root' | 'ca-intermediate' | 'rekor' | 'ct' | 'dev-oidc';
+
+export function keysDir(dataDir: string): string {
+  return join(dataDir, 'keys');
+}
+
+/** Loads the named P-256 key, creating it on first use. Returns whether it was created now. */
+export function loadOrCreateKey(dataDir: string, name: KeyName): { signer: Signer; created: boolean } {
+  const dir = keysDir(dataDir);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, `${name}.key.pem`);
+  if (existsSync(file)) {
+    return { signer: signerFromPem(readFileSync(file, 'utf8')), created: false };
+  }
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+  writeFileAtomic(file, pem, 0o600);
+  return { signer: signerFromPem(pem), created: true };
+}
+
+/** Writes via a temporary file and rename, so a crash never leaves a half-written key or certificate. */
+export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o644): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, data, { mode });
+  chmodSync(tmp, mode);
+  renameSync(tmp, file);
+}

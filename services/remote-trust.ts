@@ -1,0 +1,36 @@
+import type { Logger } from 'pino';
+import { TrustedRoot } from '@sigstore/protobuf-specs';
+import type { TrustParts } from './trust.ts';
+
+/**
+ * Split deployments: the log service learns which CA roots its CT log accepts from the CA's trust bundle, and
+ * the CA service learns the log's keys from the log's trusted root. Both are operator-configured URLs; the
+ * service retries for a minute at start so containers may come up in any order.
+ */
+export async function fetchRemoteTrust(url: string, logger: Logger, deadlineMs = 60_000): Promise<{ caRoots: Buffer[]; logParts: Pick<TrustParts, 'tlog' | 'ctlog'> }> {
+  const until = Date.now() + deadlineMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetchOnce(url);
+    } catch (err) {
+      if (Date.now() > until) throw new Error(`could not read trust material from ${url}: ${(err as Error).message}`);
+      logger.warn({ url, attempt, err: (err as Error).message }, 'peer not ready, retrying');
+      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * attempt)));
+    }
+  }
+}
+
+async function fetchOnce(url: string): Promise<{ caRoots: Buffer[]; logParts: Pick<TrustParts, 'tlog' | 'ctlog'> }> {
+  const res = await fetch(`${url}/sigstack/v1/trusted_root.json`, { signal: AbortSignal.timeout(5000), redirect: 'error' });
+  if (!res.ok) throw new Error(`HTTP ${res.status}`);
+  const root = TrustedRoot.fromJSON(await res.json());
+  const caRoots = root.certificateAuthorities
+    .map((ca) => ca.certChain?.certificates.at(-1)?.rawBytes)
+    .filter((b): b is Buffer => b !== undefined)
+    .map((b) => Buffer.from(b));
+  const logPart = (l: (typeof root.tlogs)[number] | undefined) =>
+    l?.publicKey?.rawBytes && l.logId
+      ? { baseUrl: l.baseUrl, publicKeyDer: Buffer.from(l.publicKey.rawBytes), keyId: Buffer.from(l.logId.keyId), createdAt: l.publicKey.validFor?.start?.toISOString() ?? new Date(0).toISOString() }
+      : undefined;
+  return { caRoots, logParts: { tlog: logPart(root.tlogs[0]), ctlog: logPart(root.ctlogs[0]) } };
+}

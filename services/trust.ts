@@ -1,0 +1,95 @@
+import { X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { SigningConfig, TrustedRoot, ServiceSelector } from '@sigstore/protobuf-specs';
+import type { Signer } from '../core/signer.ts';
+import { readMeta } from './meta.ts';
+import { loadOrCreateKey } from './keys.ts';
+import { caCertPaths } from './ca-files.ts';
+import { pemToDerList } from '../core/pem.ts';
+
+export const TRUSTED_ROOT_MEDIA_TYPE = 'application/vnd.dev.sigstore.trustedroot+json;version=0.1';
+export const SIGNING_CONFIG_MEDIA_TYPE = 'application/vnd.dev.sigstore.signingconfig.v0.2+json';
+
+/** What a deployment's trust documents are made of; each part is optional so one service can describe its half. */
+export interface TrustParts {
+  ca?: { baseUrl: string; chainDer: Buffer[] /* intermediate .. root */ };
+  tlog?: { baseUrl: string; publicKeyDer: Buffer; keyId: Buffer; createdAt: string };
+  ctlog?: { baseUrl: string; publicKeyDer: Buffer; keyId: Buffer; createdAt: string };
+}
+
+function logInstance(l: NonNullable<TrustParts['tlog']>) {
+  return {
+    baseUrl: l.baseUrl,
+    hashAlgorithm: 'SHA2_256',
+    publicKey: { rawBytes: l.publicKeyDer.toString('base64'), keyDetails: 'PKIX_ECDSA_P256_SHA_256', validFor: { start: l.createdAt } },
+    logId: { keyId: l.keyId.toString('base64') },
+  };
+}
+
+/**
+ * trusted_root.json: the file an air-gapped site hands to its verifiers. Built from keys, never fetched
+ * from a log at verification time. The CA's validity window is its root certificate's.
+ */
+export function buildTrustedRoot(parts: TrustParts): object {
+  const json = {
+    mediaType: TRUSTED_ROOT_MEDIA_TYPE,
+    tlogs: parts.tlog ? [logInstance(parts.tlog)] : [],
+    certificateAuthorities: parts.ca
+      ? [{
+          subject: { organization: 'sigstack', commonName: 'sigstack' },
+          uri: parts.ca.baseUrl,
+          certChain: { certificates: parts.ca.chainDer.map((d) => ({ rawBytes: d.toString('base64') })) },
+          validFor: { start: new Date(new X509Certificate(parts.ca.chainDer.at(-1)!).validFrom).toISOString() },
+        }]
+      : [],
+    ctlogs: parts.ctlog ? [logInstance(parts.ctlog)] : [],
+    timestampAuthorities: [],
+  };
+  // Round trip through the protobuf-specs codec: fails loudly if a field is misspelt or mistyped.
+  return TrustedRoot.toJSON(TrustedRoot.fromJSON(json)) as object;
+}
+
+/** signing_config.json v0.2: where clients (cosign v3, sigstore-js) find the CA and the log. */
+export function buildSigningConfig(parts: { caUrl?: string; rekorUrl?: string; since: string }): object {
+  const service = (url: string) => ({ url, majorApiVersion: 1, validFor: { start: parts.since }, operator: 'sigstack' });
+  const config = SigningConfig.fromJSON({
+    mediaType: SIGNING_CONFIG_MEDIA_TYPE,
+    caUrls: parts.caUrl ? [service(parts.caUrl)] : [],
+    oidcUrls: [],
+    rekorTlogUrls: parts.rekorUrl ? [service(parts.rekorUrl)] : [],
+    tsaUrls: [],
+    rekorTlogConfig: { selector: 'ANY' },
+    tsaConfig: { selector: 'ANY' },
+  });
+  config.rekorTlogConfig = { selector: ServiceSelector.ANY, count: 0 };
+  config.tsaConfig = { selector: ServiceSelector.ANY, count: 0 };
+  return SigningConfig.toJSON(config) as object;
+}
+
+export function logParts(meta: NonNullable<ReturnType<typeof readMeta>['log']>, rekor: Signer, ct: Signer): Pick<TrustParts, 'tlog' | 'ctlog'> {
+  return {
+    tlog: { baseUrl: meta.baseUrl, publicKeyDer: rekor.publicKeyDer, keyId: rekor.keyId, createdAt: meta.createdAt },
+    ctlog: { baseUrl: meta.ctBaseUrl, publicKeyDer: ct.publicKeyDer, keyId: ct.keyId, createdAt: meta.createdAt },
+  };
+}
+
+/** Offline: the trust documents of a data folder made by `sigstack serve`, with no server running. */
+export async function loadTrustDocuments(dataDir: string): Promise<{ trustedRoot: object; signingConfig: object }> {
+  const meta = readMeta(dataDir);
+  if (!meta.log && !meta.ca) throw new Error(`${dataDir} holds no Sigstack deployment (no meta.json): start the stack once first`);
+  const parts: TrustParts = {};
+  if (meta.log) {
+    Object.assign(parts, logParts(meta.log, loadOrCreateKey(dataDir, 'rekor').signer, loadOrCreateKey(dataDir, 'ct').signer));
+  }
+  if (meta.ca) {
+    const paths = caCertPaths(dataDir);
+    if (!existsSync(paths.chain)) throw new Error(`${paths.chain} is missing`);
+    parts.ca = { baseUrl: meta.ca.baseUrl, chainDer: pemToDerList(readFileSync(paths.chain, 'utf8')) };
+  }
+  const since = meta.log?.createdAt ?? meta.ca!.createdAt;
+  return {
+    trustedRoot: buildTrustedRoot(parts),
+    signingConfig: buildSigningConfig({ caUrl: meta.ca?.baseUrl, rekorUrl: meta.log?.baseUrl, since }),
+  };
+}
+
