@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { BasicConstraints, Certificate, ExtendedKeyUsage, KeyUsage, KeyUsageFlags } from '@peculiar/asn1-x509';
 import { BadRequestError } from '../../core/errors.ts';
@@ -45,6 +45,25 @@ export function parseCertificateStrict(der: Buffer, what: string): ParsedCertifi
   return { der, asn, x509, spki };
 }
 
+/**
+ * Parsed issuer certificates by SHA-256 of their DER. The same intermediate and root arrive with every submission
+ * and the ASN.1 parse dominates validation time; a parsed certificate is never mutated, so it can be shared.
+ */
+export class ParsedCertificateCache {
+  readonly #byHash = new Map<string, ParsedCertificate>();
+  constructor(private readonly capacity = 64) {}
+
+  parse(der: Buffer, what: string): ParsedCertificate {
+    const key = createHash('sha256').update(der).digest('hex');
+    const hit = this.#byHash.get(key);
+    if (hit) return hit;
+    const parsed = parseCertificateStrict(der, what);
+    this.#byHash.set(key, parsed);
+    if (this.#byHash.size > this.capacity) this.#byHash.delete(this.#byHash.keys().next().value!);
+    return parsed;
+  }
+}
+
 /** The extensions of `cert` with OID `oid` (a certificate may not repeat one: RFC 5280 §4.2). */
 export function extensionsWithOid(cert: ParsedCertificate, oid: string) {
   return (cert.asn.tbsCertificate.extensions ?? []).filter((e) => e.extnID === oid);
@@ -81,11 +100,25 @@ export function extendedKeyUsages(cert: ParsedCertificate, what: string): string
   }
 }
 
-/** True when `subject` carries a valid signature by `issuer`'s key (OpenSSL, native). */
+/** Verified (subject -> issuers) links. Parsed certificates are immutable, so a success stays true. */
+const verifiedLinks = new WeakMap<ParsedCertificate, WeakSet<ParsedCertificate>>();
+
+/**
+ * True when `subject` carries a valid signature by `issuer`'s key (OpenSSL, native). Successes are remembered
+ * per object pair, which pays off for cached issuers (intermediate -> root is checked on every submission).
+ */
 export function isSignedBy(subject: ParsedCertificate, issuer: ParsedCertificate): boolean {
+  if (verifiedLinks.get(subject)?.has(issuer)) return true;
+  let ok: boolean;
   try {
-    return subject.x509.verify(issuer.x509.publicKey);
+    ok = subject.x509.verify(issuer.x509.publicKey);
   } catch {
-    return false;
+    ok = false;
   }
+  if (ok) {
+    const set = verifiedLinks.get(subject) ?? new WeakSet<ParsedCertificate>();
+    set.add(issuer);
+    verifiedLinks.set(subject, set);
+  }
+  return ok;
 }

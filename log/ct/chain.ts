@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { BadRequestError } from '../../core/errors.ts';
 import { ENTRY_TYPE_PRECERT, ENTRY_TYPE_X509, type CtSignedEntry } from '../../core/sct.ts';
-import { extendedKeyUsages, isCaCertificate, isSignedBy, parseCertificateStrict, type ParsedCertificate } from './certificate.ts';
+import {
+  extendedKeyUsages, isCaCertificate, isSignedBy, parseCertificateStrict, ParsedCertificateCache, type ParsedCertificate,
+} from './certificate.ts';
 import { precertExtraData, x509ExtraData } from './extra-data.ts';
 import { hasValidPoison, OID_PRECERT_SIGNING_EKU, precertTbsWithoutPoison } from './precert.ts';
 
@@ -85,11 +87,13 @@ function anchor(certs: ParsedCertificate[], roots: AcceptedRoots): ParsedCertifi
 
 /**
  * Validates a submitted chain (leaf first) for add-chain (`x509`) or add-pre-chain (`precert`) and computes the
- * RFC 6962 entry. Throws BadRequestError with a plain message for every refusal.
+ * RFC 6962 entry. Throws BadRequestError with a plain message for every refusal. `issuers` memoises the parse of
+ * the certificates after the leaf.
  */
-export function validateChain(chainDer: unknown, roots: AcceptedRoots, kind: ChainKind): ValidatedChain {
+export function validateChain(chainDer: unknown, roots: AcceptedRoots, kind: ChainKind, issuers?: ParsedCertificateCache): ValidatedChain {
   checkShape(chainDer);
-  const submitted = chainDer.map((der, i) => parseCertificateStrict(der, `chain[${i}]`));
+  // Only issuers are cached: the leaf is new with every submission.
+  const submitted = chainDer.map((der, i) => (i > 0 && issuers ? issuers.parse(der, `chain[${i}]`) : parseCertificateStrict(der, `chain[${i}]`)));
   checkLinks(submitted, roots);
   const full = anchor(submitted, roots);
   const leaf = full[0]!;

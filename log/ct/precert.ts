@@ -30,10 +30,10 @@ export function hasValidPoison(cert: ParsedCertificate, what: string): boolean {
  * and the rest (including the order of the other extensions) unchanged, re-encoded as DER.
  */
 export function precertTbsWithoutPoison(precert: ParsedCertificate): Buffer {
-  // Re-parse rather than mutate: `precert.asn` stays the faithful image of the submitted bytes.
-  const tbs = AsnConvert.parse(AsnConvert.serialize(precert.asn.tbsCertificate), TBSCertificate);
-  const kept = (tbs.extensions ?? []).filter((e) => e.extnID !== OID_CT_POISON);
+  // A shallow copy with a new extension list: `precert.asn` stays the faithful image of the submitted bytes.
+  const original = precert.asn.tbsCertificate;
+  const kept = (original.extensions ?? []).filter((e) => e.extnID !== OID_CT_POISON);
   // Extensions is SIZE (1..MAX): when the poison was the only one, the field disappears (as Go's x509 does).
-  tbs.extensions = kept.length > 0 ? new Extensions(kept) : undefined;
+  const tbs = new TBSCertificate({ ...original, extensions: kept.length > 0 ? new Extensions(kept) : undefined });
   return Buffer.from(AsnConvert.serialize(tbs));
 }

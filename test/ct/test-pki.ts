@@ -55,7 +55,7 @@ function signTbs(tbs: TBSCertificate, signer: KeyObject): Buffer {
   const cert = new Certificate({
     tbsCertificate: tbs,
     signatureAlgorithm: new AlgorithmIdentifier({ algorithm: OID_ECDSA_SHA256 }),
-    signatureValue: sign('sha256', tbsDer, signer),
+    signatureValue: Uint8Array.from(sign('sha256', tbsDer, signer)).buffer,
   });
   return Buffer.from(AsnConvert.serialize(cert));
 }

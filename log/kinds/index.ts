@@ -1,0 +1,46 @@
+import { BadRequestError } from '../../core/errors.ts';
+import { hashedrekordV001 } from './hashedrekord.ts';
+import { readObject, readString } from './strict-json.ts';
+
+/**
+ * Registry of Rekor entry kinds. A kind turns a proposed entry's `spec` into the canonical body the log
+ * stores as the Merkle leaf, or refuses it with a BadRequestError naming the field. Adding a kind (dsse,
+ * intoto) is adding one file and one line here; unknown kinds and versions are refused, never guessed.
+ */
+export interface EntryKind {
+  readonly kind: string;
+  readonly apiVersion: string;
+  /** Validates `spec` (including the signature) and returns the RFC 8785 canonical body bytes. */
+  canonicalize(spec: unknown): Buffer;
+}
+
+const KINDS: readonly EntryKind[] = [hashedrekordV001];
+
+export function findKind(kind: string, apiVersion: string): EntryKind | undefined {
+  return KINDS.find((k) => k.kind === kind && k.apiVersion === apiVersion);
+}
+
+/** `kind/apiVersion` pairs this log accepts, e.g. for error messages and docs. */
+export function supportedKinds(): string[] {
+  return KINDS.map((k) => `${k.kind}/${k.apiVersion}`);
+}
+
+/** Validates a Rekor ProposedEntry `{kind, apiVersion, spec}` and returns its canonical body (the leaf). */
+export function canonicalizeProposedEntry(proposed: unknown): Buffer {
+  const entry = readObject(proposed, 'entry', ['kind', 'apiVersion', 'spec'], ['kind', 'apiVersion', 'spec']);
+  const kind = readString(entry.kind, 'entry.kind');
+  const apiVersion = readString(entry.apiVersion, 'entry.apiVersion');
+  const impl = findKind(kind, apiVersion);
+  if (!impl) {
+    const known = KINDS.some((k) => k.kind === kind);
+    throw new BadRequestError(known
+      ? `entry.apiVersion "${clip(apiVersion)}" is not supported for kind "${clip(kind)}" (supported: ${supportedKinds().join(', ')})`
+      : `entry.kind "${clip(kind)}" is not supported (supported: ${supportedKinds().join(', ')})`);
+  }
+  return impl.canonicalize(entry.spec);
+}
+
+/** Client text echoed in an error message is cut short: the message is for humans, not a reflection service. */
+function clip(text: string): string {
+  return text.length > 64 ? `${text.slice(0, 64)}…` : text;
+}
