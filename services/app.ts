@@ -13,6 +13,9 @@ import { loadOrCreateCa } from './ca-files.ts';
 import { httpSctSource } from './sct-http.ts';
 import { buildSigningConfig, buildTrustedRoot, type TrustParts } from './trust.ts';
 import { fetchRemoteTrust } from './remote-trust.ts';
+import type { CtLog } from '../log/ct/ct-log.ts';
+import type { SctSource } from '../ca/sct-source.ts';
+import { SigstackError, UnavailableError } from '../core/errors.ts';
 
 export interface RunningStack {
   url: string;
@@ -21,6 +24,20 @@ export interface RunningStack {
   logger: Logger;
   server: http.Server;
   close(): Promise<void>;
+}
+
+/** The CA's SctSource wired straight to the CT log; a refusal of our own precertificate is the log's failure, not the client's. */
+function inProcessSctSource(ct: CtLog): SctSource {
+  return {
+    async addPreChain(chain) {
+      try {
+        return await ct.addPreChain(chain);
+      } catch (err) {
+        if (err instanceof SigstackError && err.status < 500) throw new UnavailableError(`CT log refused the precertificate: ${err.message}`);
+        throw err;
+      }
+    },
+  };
 }
 
 function publicUrlFor(cfg: ServeConfig, port: number): string {
@@ -53,8 +70,7 @@ export async function startStack(cfg: ServeConfig, logger: Logger = pino({ level
     if (cfg.services === 'all') {
       const { chainDer } = loadOrCreateCa(cfg.dataDir);
       log = createLogService({ dataDir: cfg.dataDir, publicUrl: url, caRoots: [chainDer.at(-1)!] });
-      const ct = log.ct;
-      ca = await createCaService({ ...cfg, publicUrl: url, sctSource: { addPreChain: (chain) => ct.addPreChain(chain) } });
+      ca = await createCaService({ ...cfg, publicUrl: url, sctSource: inProcessSctSource(log.ct) });
     } else if (cfg.services === 'log') {
       const roots = cfg.caUrl ? (await fetchRemoteTrust(cfg.caUrl, logger)).caRoots : [];
       if (roots.length === 0) throw new Error('`serve log` needs --ca-url so its CT log knows which CA it serves');

@@ -1,0 +1,176 @@
+import { createHash } from 'node:crypto';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import {
+  AuthorityKeyIdentifier, BasicConstraints, DirectoryString, ExtendedKeyUsage, Extension, GeneralName, GeneralNames,
+  KeyIdentifier, KeyUsage, OtherName, SubjectPublicKeyInfo,
+} from '@peculiar/asn1-x509';
+
+/**
+ * Certificate extensions: the standard ones of the Fulcio profile and Sigstore's own OIDs
+ * (docs/oid-info.md upstream). All DER comes from asn1-schema; nothing here encodes by hand.
+ */
+
+export const OID = {
+  keyUsage: '2.5.29.15',
+  extKeyUsage: '2.5.29.37',
+  basicConstraints: '2.5.29.19',
+  subjectKeyIdentifier: '2.5.29.14',
+  authorityKeyIdentifier: '2.5.29.35',
+  subjectAltName: '2.5.29.17',
+  codeSigning: '1.3.6.1.5.5.7.3.3',
+  ecdsaWithSha256: '1.2.840.10045.4.3.2',
+  /** RFC 6962 section 3.1: marks a precertificate; critical, value NULL. */
+  ctPoison: '1.3.6.1.4.1.11129.2.4.3',
+  /** RFC 6962 section 3.3: embedded SignedCertificateTimestampList. */
+  ctSctList: '1.3.6.1.4.1.11129.2.4.2',
+  // Sigstore (1.3.6.1.4.1.57264.1.*). .1 to .6 hold raw bytes (a historical mistake kept for old verifiers);
+  // .8 onwards hold DER UTF8Strings.
+  issuerV1: '1.3.6.1.4.1.57264.1.1',
+  githubWorkflowTrigger: '1.3.6.1.4.1.57264.1.2',
+  githubWorkflowSha: '1.3.6.1.4.1.57264.1.3',
+  githubWorkflowName: '1.3.6.1.4.1.57264.1.4',
+  githubWorkflowRepository: '1.3.6.1.4.1.57264.1.5',
+  githubWorkflowRef: '1.3.6.1.4.1.57264.1.6',
+  otherNameSan: '1.3.6.1.4.1.57264.1.7',
+  issuerV2: '1.3.6.1.4.1.57264.1.8',
+  buildSignerUri: '1.3.6.1.4.1.57264.1.9',
+  buildSignerDigest: '1.3.6.1.4.1.57264.1.10',
+  runnerEnvironment: '1.3.6.1.4.1.57264.1.11',
+  sourceRepositoryUri: '1.3.6.1.4.1.57264.1.12',
+  sourceRepositoryDigest: '1.3.6.1.4.1.57264.1.13',
+  sourceRepositoryRef: '1.3.6.1.4.1.57264.1.14',
+  sourceRepositoryIdentifier: '1.3.6.1.4.1.57264.1.15',
+  sourceRepositoryOwnerUri: '1.3.6.1.4.1.57264.1.16',
+  sourceRepositoryOwnerIdentifier: '1.3.6.1.4.1.57264.1.17',
+  buildConfigUri: '1.3.6.1.4.1.57264.1.18',
+  buildConfigDigest: '1.3.6.1.4.1.57264.1.19',
+  buildTrigger: '1.3.6.1.4.1.57264.1.20',
+  runInvocationUri: '1.3.6.1.4.1.57264.1.21',
+  sourceRepositoryVisibilityAtSigning: '1.3.6.1.4.1.57264.1.22',
+  deploymentEnvironment: '1.3.6.1.4.1.57264.1.23',
+  tokenSubject: '1.3.6.1.4.1.57264.1.24',
+} as const;
+
+/** An extension as the identity layer hands it over: OID and the DER extnValue content. */
+export interface CertExtension {
+  oid: string;
+  value: Buffer;
+  critical?: boolean;
+}
+
+export type SubjectAltName = { type: 'email' | 'uri' | 'otherName'; value: string };
+
+export function toArrayBuffer(buf: Buffer): ArrayBuffer {
+  return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length) as ArrayBuffer;
+}
+
+export function der(obj: unknown): Buffer {
+  return Buffer.from(AsnConvert.serialize(obj));
+}
+
+/** DER UTF8String, the encoding of OIDs 1.3.6.1.4.1.57264.1.8 and later and of the OtherName SAN value. */
+export function utf8StringDer(value: string): Buffer {
+  return der(new DirectoryString({ utf8String: value }));
+}
+
+export function toX509Extension(ext: CertExtension): Extension {
+  return new Extension({ extnID: ext.oid, critical: ext.critical ?? false, extnValue: new OctetString(ext.value) });
+}
+
+/** RFC 5280 4.2.1.2 method (1): SHA-1 of the subjectPublicKey BIT STRING contents. */
+export function keyIdentifier(spkiDer: Buffer): Buffer {
+  const spki = AsnConvert.parse(spkiDer, SubjectPublicKeyInfo);
+  return createHash('sha1').update(Buffer.from(spki.subjectPublicKey)).digest();
+}
+
+export function keyUsageExtension(flags: number): CertExtension {
+  return { oid: OID.keyUsage, critical: true, value: der(new KeyUsage(flags)) };
+}
+
+export function codeSigningEkuExtension(): CertExtension {
+  return { oid: OID.extKeyUsage, value: der(new ExtendedKeyUsage([OID.codeSigning])) };
+}
+
+export function basicConstraintsExtension(ca: boolean, pathLen?: number): CertExtension {
+  return { oid: OID.basicConstraints, critical: true, value: der(new BasicConstraints({ cA: ca, pathLenConstraint: pathLen })) };
+}
+
+export function subjectKeyIdExtension(keyId: Buffer): CertExtension {
+  return { oid: OID.subjectKeyIdentifier, value: der(new KeyIdentifier(keyId)) };
+}
+
+export function authorityKeyIdExtension(keyId: Buffer): CertExtension {
+  return { oid: OID.authorityKeyIdentifier, value: der(new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(keyId) })) };
+}
+
+/** The SAN: critical, because the subject is empty (RFC 5280 4.2.1.6). */
+export function subjectAltNameExtension(san: SubjectAltName): CertExtension {
+  let name: GeneralName;
+  if (san.type === 'email') name = new GeneralName({ rfc822Name: san.value });
+  else if (san.type === 'uri') name = new GeneralName({ uniformResourceIdentifier: san.value });
+  else name = new GeneralName({ otherName: new OtherName({ typeId: OID.otherNameSan, value: toArrayBuffer(utf8StringDer(san.value)) }) });
+  return { oid: OID.subjectAltName, critical: true, value: der(new GeneralNames([name])) };
+}
+
+export function ctPoisonExtension(): CertExtension {
+  // RFC 6962: "extnValue OCTET STRING which contains ASN.1 NULL data (0x05 0x00)".
+  return { oid: OID.ctPoison, critical: true, value: Buffer.from([0x05, 0x00]) };
+}
+
+/** The SCT list extension: an OCTET STRING wrapping the TLS-encoded SignedCertificateTimestampList. */
+export function sctListExtension(tlsSctList: Buffer): CertExtension {
+  return { oid: OID.ctSctList, value: der(new OctetString(tlsSctList)) };
+}
+
+/** The values of Fulcio's own extensions, by name (upstream certificate.Extensions). */
+export interface FulcioExtensionValues {
+  issuer: string;
+  githubWorkflowTrigger?: string;
+  githubWorkflowSha?: string;
+  githubWorkflowName?: string;
+  githubWorkflowRepository?: string;
+  githubWorkflowRef?: string;
+  buildSignerUri?: string;
+  buildSignerDigest?: string;
+  runnerEnvironment?: string;
+  sourceRepositoryUri?: string;
+  sourceRepositoryDigest?: string;
+  sourceRepositoryRef?: string;
+  sourceRepositoryIdentifier?: string;
+  sourceRepositoryOwnerUri?: string;
+  sourceRepositoryOwnerIdentifier?: string;
+  buildConfigUri?: string;
+  buildConfigDigest?: string;
+  buildTrigger?: string;
+  runInvocationUri?: string;
+  sourceRepositoryVisibilityAtSigning?: string;
+  deploymentEnvironment?: string;
+  tokenSubject?: string;
+}
+
+const RAW_FIELDS = ['githubWorkflowTrigger', 'githubWorkflowSha', 'githubWorkflowName', 'githubWorkflowRepository', 'githubWorkflowRef'] as const;
+const DER_FIELDS = [
+  'buildSignerUri', 'buildSignerDigest', 'runnerEnvironment', 'sourceRepositoryUri', 'sourceRepositoryDigest',
+  'sourceRepositoryRef', 'sourceRepositoryIdentifier', 'sourceRepositoryOwnerUri', 'sourceRepositoryOwnerIdentifier',
+  'buildConfigUri', 'buildConfigDigest', 'buildTrigger', 'runInvocationUri', 'sourceRepositoryVisibilityAtSigning',
+  'deploymentEnvironment', 'tokenSubject',
+] as const;
+
+/**
+ * Renders Fulcio's extensions in upstream's order: 1.1 (raw issuer), 1.2-1.6 (raw), 1.8 (issuer), then
+ * 1.9-1.24 (DER UTF8String). Empty values are left out; the issuer is mandatory.
+ */
+export function renderFulcioExtensions(values: FulcioExtensionValues): CertExtension[] {
+  if (!values.issuer) throw new Error('extensions must have a non-empty issuer');
+  const out: CertExtension[] = [{ oid: OID.issuerV1, value: Buffer.from(values.issuer, 'utf8') }];
+  for (const field of RAW_FIELDS) {
+    const v = values[field];
+    if (v) out.push({ oid: OID[field], value: Buffer.from(v, 'utf8') });
+  }
+  out.push({ oid: OID.issuerV2, value: utf8StringDer(values.issuer) });
+  for (const field of DER_FIELDS) {
+    const v = values[field];
+    if (v) out.push({ oid: OID[field], value: utf8StringDer(v) });
+  }
+  return out;
+}

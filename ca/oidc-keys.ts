@@ -1,0 +1,193 @@
+import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
+import { UnavailableError } from '../core/errors.ts';
+
+/**
+ * Fetches and caches an OIDC issuer's discovery document and JWKS. Only issuers that the configuration
+ * matched ever reach here, so no token can make the CA fetch an arbitrary URL. Redirects to another origin are
+ * refused (GHSA-f5mr-q85p-6hh6: a cross-host redirect let an issuer's host point Fulcio at attacker keys or at
+ * internal addresses); responses are size- and time-limited.
+ */
+
+/** The asymmetric JWS algorithms go-oidc accepts. Never HS* (the public key would become an HMAC secret) or none. */
+export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'EdDSA'] as const;
+
+export interface IssuerKeys {
+  /** jose key selector over the issuer's JWKS. */
+  keys: ReturnType<typeof createLocalJWKSet>;
+  /** Allowed algorithms: what discovery advertises, intersected with ASYMMETRIC_ALGORITHMS; RS256 if none (as go-oidc). */
+  algorithms: string[];
+  fetchedAt: number;
+}
+
+export interface OidcKeyCacheOptions {
+  fetch?: typeof fetch;
+  /** Milliseconds since the epoch. */
+  clock?: () => number;
+  /** Per HTTP request; Fulcio uses 10 s for discovery. */
+  timeoutMs?: number;
+  /** How long a discovery document + JWKS is reused before it is fetched again. */
+  maxAgeMs?: number;
+  /** Minimum time between two forced refreshes of one issuer (an unknown `kid` triggers one). */
+  refreshCooldownMs?: number;
+  /** Cap on a discovery document or JWKS body. */
+  maxBytes?: number;
+  /** Issuers kept (meta issuers can name many); least recently used go first. Fulcio keeps 100. */
+  maxIssuers?: number;
+}
+
+const MAX_REDIRECTS = 3;
+
+export class OidcKeyCache {
+  private readonly fetchFn: typeof fetch;
+  private readonly clock: () => number;
+  private readonly timeoutMs: number;
+  private readonly maxAgeMs: number;
+  private readonly refreshCooldownMs: number;
+  private readonly maxBytes: number;
+  private readonly maxIssuers: number;
+  private readonly cache = new Map<string, IssuerKeys>();
+  private readonly inFlight = new Map<string, Promise<IssuerKeys>>();
+
+  constructor(opts: OidcKeyCacheOptions = {}) {
+    this.fetchFn = opts.fetch ?? fetch;
+    this.clock = opts.clock ?? Date.now;
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.maxAgeMs = opts.maxAgeMs ?? 10 * 60_000;
+    this.refreshCooldownMs = opts.refreshCooldownMs ?? 30_000;
+    this.maxBytes = opts.maxBytes ?? 1024 * 1024;
+    this.maxIssuers = opts.maxIssuers ?? 100;
+  }
+
+  /** The issuer's keys, from cache when fresh. Concurrent callers share one fetch. */
+  get(issuerUrl: string): Promise<IssuerKeys> {
+    const cached = this.cache.get(issuerUrl);
+    if (cached && this.clock() - cached.fetchedAt < this.maxAgeMs) {
+      this.cache.delete(issuerUrl); // re-insert: Map order is our LRU order
+      this.cache.set(issuerUrl, cached);
+      return Promise.resolve(cached);
+    }
+    return this.load(issuerUrl);
+  }
+
+  /**
+   * Fetches again when the cached keys did not contain the token's key (key rotation), at most once per
+   * cooldown so that tokens with made-up `kid`s cannot turn the CA into a request amplifier.
+   * Returns undefined when the cooldown forbids a refresh.
+   */
+  async refresh(issuerUrl: string): Promise<IssuerKeys | undefined> {
+    const cached = this.cache.get(issuerUrl);
+    if (cached && this.clock() - cached.fetchedAt < this.refreshCooldownMs) return undefined;
+    return this.load(issuerUrl);
+  }
+
+  private load(issuerUrl: string): Promise<IssuerKeys> {
+    let pending = this.inFlight.get(issuerUrl);
+    if (!pending) {
+      pending = this.fetchKeys(issuerUrl).finally(() => this.inFlight.delete(issuerUrl));
+      this.inFlight.set(issuerUrl, pending);
+    }
+    return pending;
+  }
+
+  private async fetchKeys(issuerUrl: string): Promise<IssuerKeys> {
+    const discoveryUrl = `${issuerUrl.replace(/\/$/, '')}/.well-known/openid-configuration`;
+    const discovery = await this.getJson(discoveryUrl, issuerUrl);
+    // OIDC Discovery 1.0 section 4.3: the document must name exactly the issuer it was fetched for.
+    if (discovery.issuer !== issuerUrl) {
+      throw new UnavailableError(`OIDC discovery for ${issuerUrl} names a different issuer (${String(discovery.issuer)})`);
+    }
+    if (typeof discovery.jwks_uri !== 'string') throw new UnavailableError(`OIDC discovery for ${issuerUrl} has no jwks_uri`);
+    const jwks = await this.getJson(discovery.jwks_uri, issuerUrl);
+    let keys: IssuerKeys['keys'];
+    try {
+      keys = createLocalJWKSet(jwks as unknown as JSONWebKeySet);
+    } catch (err) {
+      throw new UnavailableError(`JWKS of ${issuerUrl} is invalid: ${(err as Error).message}`);
+    }
+    const advertised = Array.isArray(discovery.id_token_signing_alg_values_supported) ? discovery.id_token_signing_alg_values_supported : [];
+    const algorithms = (ASYMMETRIC_ALGORITHMS as readonly string[]).filter((a) => advertised.includes(a));
+    const entry: IssuerKeys = { keys, algorithms: algorithms.length > 0 ? algorithms : ['RS256'], fetchedAt: this.clock() };
+    this.cache.delete(issuerUrl);
+    this.cache.set(issuerUrl, entry);
+    while (this.cache.size > this.maxIssuers) this.cache.delete(this.cache.keys().next().value!);
+    return entry;
+  }
+
+  /** GET a JSON object, following redirects only within the same origin. */
+  private async getJson(url: string, issuerUrl: string): Promise<Record<string, unknown>> {
+    let target: URL;
+    try {
+      target = new URL(url);
+    } catch {
+      throw new UnavailableError(`OIDC issuer ${issuerUrl} gave an invalid URL`);
+    }
+    if (target.protocol !== 'https:' && target.protocol !== 'http:') {
+      throw new UnavailableError(`OIDC issuer ${issuerUrl} gave a non-http(s) URL`);
+    }
+    for (let hop = 0; ; hop++) {
+      let res: Response;
+      try {
+        res = await this.fetchFn(target, {
+          redirect: 'manual',
+          headers: { accept: 'application/json' },
+          signal: AbortSignal.timeout(this.timeoutMs),
+        });
+      } catch (err) {
+        throw new UnavailableError(`OIDC issuer ${issuerUrl} is unreachable: ${(err as Error).message}`);
+      }
+      if (res.status >= 300 && res.status < 400) {
+        await res.body?.cancel();
+        const location = res.headers.get('location');
+        let next: URL | undefined;
+        try {
+          next = location ? new URL(location, target) : undefined;
+        } catch {
+          next = undefined;
+        }
+        if (!next || next.origin !== target.origin) {
+          throw new UnavailableError(`OIDC issuer ${issuerUrl}: redirect from ${target.host} to another host refused`);
+        }
+        if (hop >= MAX_REDIRECTS) throw new UnavailableError(`OIDC issuer ${issuerUrl}: too many redirects`);
+        target = next;
+        continue;
+      }
+      if (res.status !== 200) {
+        await res.body?.cancel();
+        throw new UnavailableError(`OIDC issuer ${issuerUrl} answered ${res.status} for ${target.pathname}`);
+      }
+      const text = await this.readCapped(res, issuerUrl);
+      let doc: unknown;
+      try {
+        doc = JSON.parse(text);
+      } catch {
+        throw new UnavailableError(`OIDC issuer ${issuerUrl} sent invalid JSON from ${target.pathname}`);
+      }
+      if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+        throw new UnavailableError(`OIDC issuer ${issuerUrl} sent a non-object from ${target.pathname}`);
+      }
+      return doc as Record<string, unknown>;
+    }
+  }
+
+  private async readCapped(res: Response, issuerUrl: string): Promise<string> {
+    const declared = Number(res.headers.get('content-length') ?? 0);
+    if (declared > this.maxBytes) {
+      await res.body?.cancel();
+      throw new UnavailableError(`OIDC issuer ${issuerUrl} sent a response over ${this.maxBytes} bytes`);
+    }
+    if (!res.body) return '';
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        total += chunk.length;
+        if (total > this.maxBytes) throw new UnavailableError(`OIDC issuer ${issuerUrl} sent a response over ${this.maxBytes} bytes`);
+        chunks.push(chunk);
+      }
+    } catch (err) {
+      if (err instanceof UnavailableError) throw err;
+      throw new UnavailableError(`OIDC issuer ${issuerUrl}: reading the response failed: ${(err as Error).message}`);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  }
+}

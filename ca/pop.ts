@@ -1,0 +1,88 @@
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { CertificationRequest } from '@peculiar/asn1-csr';
+import { BadRequestError } from '../core/errors.ts';
+import { OID } from './extensions.ts';
+import type { KeyRequest } from './request.ts';
+
+/**
+ * Proof of possession, as Fulcio checks it: either a signature by the key over the principal name (what
+ * sigstore-js and cosign send: the token's email, else its `sub`), or a self-signed PKCS#10 CSR. Of a CSR only
+ * the key is used: its subject, SANs and extensions are never copied (fulcio#863: identity comes from the token).
+ * Only ECDSA P-256 keys are certified (fulcio#490 made upstream refuse weak keys; we take the one curve our
+ * verifiers and clients use).
+ */
+
+const INVALID_PUBLIC_KEY = 'The public key supplied in the request could not be parsed';
+const INVALID_SIGNATURE = 'The signature supplied in the request could not be verified';
+const INVALID_CSR = 'The certificate signing request could not be parsed';
+
+export function requireP256(key: KeyObject): void {
+  const type = key.asymmetricKeyType;
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  if (type === 'ec' && curve === 'prime256v1') return;
+  const what = type === 'ec' ? `EC key on curve ${curve}` : type === 'rsa' ? `RSA key of ${key.asymmetricKeyDetails?.modulusLength} bits` : `${type} key`;
+  throw new BadRequestError(`The public key supplied in the request is insecure or unsupported: only ECDSA P-256 keys are accepted, got ${what}`);
+}
+
+/** PEM (any `PUBLIC KEY` block), else the content's bytes as DER SubjectPublicKeyInfo, as upstream's ParsePublicKey. */
+export function parsePublicKey(content: string): KeyObject {
+  try {
+    if (content.includes('-----BEGIN')) return createPublicKey({ key: content, format: 'pem' });
+    return createPublicKey({ key: Buffer.from(content, 'latin1'), format: 'der', type: 'spki' });
+  } catch {
+    throw new BadRequestError(INVALID_PUBLIC_KEY);
+  }
+}
+
+function checkSignature(key: KeyObject, data: Buffer, signature: Buffer, message: string): void {
+  let ok = false;
+  try {
+    ok = verify('sha256', data, { key, dsaEncoding: 'der' }, signature);
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new BadRequestError(message);
+}
+
+/** A PEM CERTIFICATE REQUEST's DER (cryptoutils.ParseCSR accepts the two PKCS#10 labels). */
+function csrDer(pem: Buffer): Buffer {
+  const m = /-----BEGIN (NEW )?CERTIFICATE REQUEST-----([A-Za-z0-9+/=\s]+)-----END (NEW )?CERTIFICATE REQUEST-----/.exec(pem.toString('latin1'));
+  if (!m) throw new BadRequestError(INVALID_CSR);
+  return Buffer.from(m[2]!.replace(/\s+/g, ''), 'base64');
+}
+
+/** Verifies a CSR's self-signature (ECDSA with SHA-256 over the exact CertificationRequestInfo bytes) and returns its key. */
+export function keyFromCsr(pem: Buffer): KeyObject {
+  let csr: CertificationRequest;
+  let key: KeyObject;
+  try {
+    csr = AsnConvert.parse(csrDer(pem), CertificationRequest);
+    key = createPublicKey({ key: Buffer.from(AsnConvert.serialize(csr.certificationRequestInfo.subjectPKInfo)), format: 'der', type: 'spki' });
+  } catch (err) {
+    if (err instanceof BadRequestError) throw err;
+    throw new BadRequestError(INVALID_CSR);
+  }
+  requireP256(key);
+  if (csr.signatureAlgorithm.algorithm !== OID.ecdsaWithSha256 || !csr.certificationRequestInfoRaw) {
+    throw new BadRequestError('certificate signing request must be signed with ECDSA and SHA-256');
+  }
+  checkSignature(key, Buffer.from(csr.certificationRequestInfoRaw), Buffer.from(csr.signature), INVALID_SIGNATURE);
+  return key;
+}
+
+/**
+ * Checks possession of the key in `request` for `principalName` and returns the DER SubjectPublicKeyInfo to
+ * certify (re-exported by node:crypto, so only a well-formed, uncompressed key reaches the certificate).
+ */
+export function proveKeyPossession(request: KeyRequest, principalName: string): Buffer {
+  let key: KeyObject;
+  if (request.kind === 'csr') {
+    key = keyFromCsr(request.csr);
+  } else {
+    key = parsePublicKey(request.content);
+    requireP256(key);
+    checkSignature(key, Buffer.from(principalName, 'utf8'), request.proof, INVALID_SIGNATURE);
+  }
+  return key.export({ type: 'spki', format: 'der' });
+}
