@@ -26,11 +26,12 @@ export function register(program: Command): void {
       const stack = await startStack(cfg);
       const ms = Math.round(performance.now() - t0);
       const lines = Object.entries(stack.endpoints).map(([name, url]) => `  ${name.padEnd(28)} ${url}`);
-      process.stderr.write(`sigstack ${service} ready at ${stack.url} in ${ms} ms (data in ${cfg.dataDir})\n${lines.join('\n')}\n`);
-      if (cfg.devIssuer) {
-        process.stderr.write(`WARNING: the dev OIDC issuer is on: anyone who can reach ${stack.url} can get a certificate for any identity.\n` +
-          `         Give --oidc-config with your issuers for real use.\n`);
-      }
+      const warning = cfg.devIssuer
+        ? `WARNING: the dev OIDC issuer is on: anyone who can reach ${stack.url} can get a certificate for any identity.\n` +
+          `         Give --oidc-config with your issuers for real use.\n`
+        : '';
+      // one write, warning first: whoever waits for the ready line has seen everything before it
+      process.stderr.write(`${warning}sigstack ${service} ready at ${stack.url} in ${ms} ms (data in ${cfg.dataDir})\n${lines.join('\n')}\n`);
       const stop = (signal: string) => {
         process.stderr.write(`${signal}: finishing in-flight requests and closing the log...\n`);
         stack.close().then(() => process.exit(0), (err: unknown) => {
