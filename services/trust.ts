@@ -17,11 +17,19 @@ export interface TrustParts {
   ctlog?: { baseUrl: string; publicKeyDer: Buffer; keyId: Buffer; createdAt: string };
 }
 
+/**
+ * Log times are whole seconds (integratedTime) and verifiers compare them with validFor.start: a start with
+ * milliseconds would make entries of the log's first second fall before its key's validity.
+ */
+function wholeSeconds(iso: string): string {
+  return new Date(Math.floor(Date.parse(iso) / 1000) * 1000).toISOString();
+}
+
 function logInstance(l: NonNullable<TrustParts['tlog']>) {
   return {
     baseUrl: l.baseUrl,
     hashAlgorithm: 'SHA2_256',
-    publicKey: { rawBytes: l.publicKeyDer.toString('base64'), keyDetails: 'PKIX_ECDSA_P256_SHA_256', validFor: { start: l.createdAt } },
+    publicKey: { rawBytes: l.publicKeyDer.toString('base64'), keyDetails: 'PKIX_ECDSA_P256_SHA_256', validFor: { start: wholeSeconds(l.createdAt) } },
     logId: { keyId: l.keyId.toString('base64') },
   };
 }

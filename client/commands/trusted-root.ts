@@ -1,0 +1,82 @@
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+
+interface TrustedRootCliOptions {
+  url?: string;
+  dataDir?: string;
+  out?: string;
+  signingConfig?: string;
+}
+
+function usage(message: string): never {
+  process.stderr.write(`Error: ${message}\nRun "sigstack trusted-root --help" for usage.\n`);
+  process.exit(2);
+}
+
+async function getJson(url: string): Promise<unknown> {
+  let res: Response;
+  try {
+    res = await fetch(url, { redirect: 'error', signal: AbortSignal.timeout(15_000) });
+  } catch (e) {
+    throw new Error(`cannot reach ${url} (${(e as { cause?: Error }).cause?.message ?? (e as Error).message})`);
+  }
+  if (!res.ok) throw new Error(`${url} said ${res.status}`);
+  try {
+    return await res.json();
+  } catch {
+    throw new Error(`${url} did not return JSON`);
+  }
+}
+
+async function load(opts: TrustedRootCliOptions): Promise<{ trustedRoot: unknown; signingConfig: unknown; source: string }> {
+  if (opts.url) {
+    const base = opts.url.replace(/\/+$/, '');
+    const [trustedRoot, signingConfig] = await Promise.all([
+      getJson(`${base}/sigstack/v1/trusted_root.json`),
+      opts.signingConfig ? getJson(`${base}/sigstack/v1/signing_config.json`) : Promise.resolve(undefined),
+    ]);
+    return { trustedRoot, signingConfig, source: base };
+  }
+  // Server code is loaded only for this offline form, and only now.
+  const { loadTrustDocuments } = await import('../../services/trust.ts');
+  return { ...(await loadTrustDocuments(opts.dataDir!)), source: opts.dataDir! };
+}
+
+/** `sigstack trusted-root (--url U | --data-dir D)`: write the deployment's trusted_root.json (and signing_config.json). */
+export function register(program: Command): void {
+  program
+    .command('trusted-root')
+    .description("write the deployment's trusted_root.json (and signing_config.json) for verifiers and signers")
+    .option('--url <url>', 'fetch them from a running Sigstack server (GET /sigstack/v1/trusted_root.json)')
+    .option('--data-dir <dir>', "build them offline from a server's data folder")
+    .option('--out <file>', 'write the trusted root here instead of stdout')
+    .option('--signing-config <file>', 'also write signing_config.json here')
+    // Commander's own usage errors (missing option, unknown flag) exit 2 like ours; --help exits 0.
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
+    .addHelpText('after', `
+Fetching over the network trusts whoever answers: compare the SHA-256 printed on stderr with the one the
+operator publishes (or use --data-dir on the server itself) before handing the file to verifiers.
+Exit codes: 0 written, 1 failed, 2 bad usage.`)
+    .action(async (opts: TrustedRootCliOptions) => {
+      if (Boolean(opts.url) === Boolean(opts.dataDir)) usage('give exactly one of --url and --data-dir');
+      try {
+        const { trustedRoot, signingConfig, source } = await load(opts);
+        const { parseTrustedRoot, parseSigningConfig } = await import('../trusted-root.ts');
+        // Refuse to hand out a trusted root the verifier would refuse.
+        parseTrustedRoot(trustedRoot);
+        const text = `${JSON.stringify(trustedRoot, null, 2)}\n`;
+        if (opts.out) writeFileSync(opts.out, text);
+        else process.stdout.write(text);
+        process.stderr.write(`Trusted root from ${source}${opts.out ? ` written to ${opts.out}` : ''}, SHA-256 ${createHash('sha256').update(text).digest('hex')}\n`);
+        if (opts.signingConfig) {
+          parseSigningConfig(signingConfig);
+          writeFileSync(opts.signingConfig, `${JSON.stringify(signingConfig, null, 2)}\n`);
+          process.stderr.write(`Signing config written to ${opts.signingConfig}\n`);
+        }
+      } catch (e) {
+        process.stderr.write(`Error: ${(e as Error).message}\n`);
+        process.exitCode = 1;
+      }
+    });
+}

@@ -1,0 +1,76 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+// Only the offline verifier: no HTTP client, no server code, no database is loaded by this command.
+import { createVerifier, VerificationError, type Policy } from '../verify/index.ts';
+
+interface VerifyCliOptions {
+  bundle: string;
+  trustedRoot: string;
+  certificateIdentity?: string;
+  certificateIdentityRegexp?: string;
+  certificateOidcIssuer?: string;
+  certificateOidcIssuerRegexp?: string;
+  json?: boolean;
+}
+
+function usage(message: string): never {
+  process.stderr.write(`Error: ${message}\nRun "sigstack verify --help" for usage.\n`);
+  process.exit(2);
+}
+
+function read(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    usage(`cannot read the ${what} ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** `sigstack verify FILE --bundle B --trusted-root R <identity> <issuer>`: offline verification. */
+export function register(program: Command): void {
+  program
+    .command('verify')
+    .description('verify a file against its Sigstore bundle and a trusted root, fully offline')
+    .argument('<file>', 'the signed file')
+    .requiredOption('--bundle <file>', 'the Sigstore bundle (v0.3, or v0.2 as written by sigstore-js)')
+    .requiredOption('--trusted-root <file>', 'trusted_root.json of the deployment (see `sigstack trusted-root`)')
+    .option('--certificate-identity <id>', 'the signer identity (email, URI or username) that must be in the certificate')
+    .option('--certificate-identity-regexp <re>', 'a regular expression the WHOLE identity must match (it is anchored)')
+    .option('--certificate-oidc-issuer <url>', 'the OIDC issuer that must have vouched for the identity')
+    .option('--certificate-oidc-issuer-regexp <re>', 'a regular expression the WHOLE issuer must match (it is anchored)')
+    .option('--json', 'on success, also print the verification result as JSON on stdout')
+    // Commander's own usage errors (missing option, unknown flag) exit 2 like ours; --help exits 0.
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
+    .addHelpText('after', `
+Exactly one identity option and one issuer option are required.
+Example:
+  sigstack verify release.tar.gz --bundle release.tar.gz.sigstore.json --trusted-root trusted_root.json \\
+    --certificate-identity alice@example.com --certificate-oidc-issuer https://accounts.example.com
+
+Exit codes: 0 verified, 1 verification failed (the message names the failed check), 2 bad usage.`)
+    .action((file: string, opts: VerifyCliOptions) => {
+      const policy: Policy = {
+        identity: opts.certificateIdentity,
+        identityRegexp: opts.certificateIdentityRegexp,
+        issuer: opts.certificateOidcIssuer,
+        issuerRegexp: opts.certificateOidcIssuerRegexp,
+      };
+      if ((policy.identity === undefined) === (policy.identityRegexp === undefined)) usage('give exactly one of --certificate-identity and --certificate-identity-regexp');
+      if ((policy.issuer === undefined) === (policy.issuerRegexp === undefined)) usage('give exactly one of --certificate-oidc-issuer and --certificate-oidc-issuer-regexp');
+      const artifact = read(file, 'file');
+      const bundle = read(opts.bundle, 'bundle');
+      const trustedRoot = read(opts.trustedRoot, 'trusted root').toString('utf8');
+      try {
+        const result = createVerifier(trustedRoot).verify({ artifact, bundle, policy });
+        process.stderr.write(`Verified OK\nThe following checks were performed:\n${result.checks.map((c) => `  - ${c}\n`).join('')}`);
+        process.stderr.write(`Certificate identity: ${result.identity}\nCertificate issuer: ${result.issuer}\n` +
+          `Logged at: ${new Date(result.integratedTime * 1000).toISOString()} (log index ${result.logIndex})\n`);
+        if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+      } catch (e) {
+        if (!(e instanceof VerificationError)) throw e;
+        const what = e.code === 'POLICY' || e.code === 'TRUSTED_ROOT' ? 'cannot verify' : 'verification failed';
+        process.stderr.write(`Error: ${what}: [${e.code}] ${e.message}\n`);
+        process.exitCode = e.code === 'POLICY' ? 2 : 1;
+      }
+    });
+}

@@ -1,0 +1,188 @@
+/**
+ * trusted_root.json and signing_config.json, parsed and validated once into what the client needs.
+ *
+ * TrustMaterial is built once per verifier: every key object is created, every CA chain is checked (each
+ * certificate signed by the next, all CAs, path lengths, a self-signed root) and every log is indexed by its
+ * log id here, so that verifying a bundle only checks the leaf against an already-verified chain.
+ * A trusted root that is ambiguous is refused rather than half-used: a missing validFor.start (TOB-SIGSTORE-5),
+ * a log id that is malformed, does not match its key, or appears twice (sigstore-rust e7d92a0).
+ */
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { HashAlgorithm, PublicKeyDetails, SigningConfig, TrustedRoot, type TimeRange, type TransparencyLogInstance } from '@sigstore/protobuf-specs';
+import { VerificationError } from '../core/errors.ts';
+import { basicConstraints, keyUsage, KeyUsageFlags, parseCertificate, publicKeyOf, signedBy, subjectKeyId, type ParsedCertificate } from './verify/x509.ts';
+
+export const TRUSTED_ROOT_MEDIA_TYPE = 'application/vnd.dev.sigstore.trustedroot+json;version=0.1';
+export const SIGNING_CONFIG_MEDIA_TYPE = 'application/vnd.dev.sigstore.signingconfig.v0.2+json';
+
+/** Milliseconds since the epoch; both ends inclusive (TOB-SIGSTORE-5). `end` is Infinity when open. */
+export interface TimeWindow {
+  start: number;
+  end: number;
+}
+
+export function inWindow(w: TimeWindow, timeMs: number): boolean {
+  return w.start <= timeMs && timeMs <= w.end;
+}
+
+export interface TrustedCaCertificate {
+  cert: ParsedCertificate;
+  publicKey: KeyObject;
+  subjectKeyId?: Buffer;
+}
+
+export interface TrustedCa {
+  uri: string;
+  /** Issuing certificate first, self-signed root last; already verified as a chain. */
+  chain: TrustedCaCertificate[];
+  validFor: TimeWindow;
+}
+
+export interface TrustedLog {
+  baseUrl: string;
+  /** host[:port] of baseUrl: the name a Rekor checkpoint signature must carry. */
+  host: string;
+  /** SHA-256 of the DER public key. */
+  logId: Buffer;
+  publicKey: KeyObject;
+  validFor: TimeWindow;
+}
+
+export interface TrustMaterial {
+  cas: TrustedCa[];
+  /** By hex log id. */
+  tlogs: Map<string, TrustedLog>;
+  ctlogs: Map<string, TrustedLog>;
+}
+
+function fail(message: string): never {
+  throw new VerificationError('TRUSTED_ROOT', `trusted root: ${message}`);
+}
+
+function timeWindow(range: TimeRange | undefined, what: string): TimeWindow {
+  if (!range?.start) fail(`${what}: validFor.start is missing`);
+  const start = range.start.getTime();
+  if (!Number.isFinite(start)) fail(`${what}: validFor.start is not a valid time`);
+  const end = range.end === undefined ? Infinity : range.end.getTime();
+  if (Number.isNaN(end) || end < start) fail(`${what}: validFor.end is not a valid time after start`);
+  return { start, end };
+}
+
+function parseLog(log: TransparencyLogInstance, what: string): TrustedLog {
+  let url: URL;
+  try {
+    url = new URL(log.baseUrl);
+  } catch {
+    fail(`${what}: baseUrl "${log.baseUrl}" is not a URL`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') fail(`${what}: baseUrl must be http(s)`);
+  if (log.hashAlgorithm !== HashAlgorithm.SHA2_256) fail(`${what}: only SHA2_256 logs are supported`);
+  const key = log.publicKey;
+  if (!key?.rawBytes?.length) fail(`${what}: publicKey.rawBytes is missing`);
+  if (key.keyDetails !== PublicKeyDetails.PKIX_ECDSA_P256_SHA_256) fail(`${what}: only PKIX_ECDSA_P256_SHA_256 keys are supported`);
+  let publicKey: KeyObject;
+  try {
+    publicKey = createPublicKey({ key: key.rawBytes, format: 'der', type: 'spki' });
+  } catch {
+    fail(`${what}: publicKey.rawBytes is not a DER public key`);
+  }
+  if (publicKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') fail(`${what}: publicKey is not a P-256 key`);
+  const logId = log.logId?.keyId;
+  if (!logId || logId.length !== 32) fail(`${what}: logId.keyId must be 32 bytes`);
+  // A log id that is not the hash of the key would let one key answer for another log's entries.
+  if (!createHash('sha256').update(key.rawBytes).digest().equals(logId)) fail(`${what}: logId is not the SHA-256 of its public key`);
+  if (log.checkpointKeyId?.keyId.length && !log.checkpointKeyId.keyId.equals(logId)) fail(`${what}: a checkpointKeyId other than the logId is not supported`);
+  return { baseUrl: log.baseUrl, host: url.host, logId: Buffer.from(logId), publicKey, validFor: timeWindow(key.validFor, what) };
+}
+
+function indexLogs(logs: TransparencyLogInstance[], kind: string): Map<string, TrustedLog> {
+  const byId = new Map<string, TrustedLog>();
+  logs.forEach((l, i) => {
+    const log = parseLog(l, `${kind}[${i}]`);
+    const id = log.logId.toString('hex');
+    if (byId.has(id)) fail(`${kind}[${i}]: duplicate log id ${id}`);
+    byId.set(id, log);
+  });
+  return byId;
+}
+
+/** Checks a CA chain once: each certificate a CA signed by the next, path lengths respected, a self-signed root last. */
+function verifiedChain(ders: Buffer[], what: string): TrustedCaCertificate[] {
+  if (ders.length === 0) fail(`${what}: certChain is empty`);
+  const chain = ders.map((der, i): TrustedCaCertificate => {
+    let cert: ParsedCertificate;
+    try {
+      cert = parseCertificate(Buffer.from(der));
+    } catch (e) {
+      fail(`${what}: certificate ${i}: ${(e as Error).message}`);
+    }
+    const bc = basicConstraints(cert);
+    if (!bc.ca) fail(`${what}: certificate ${i} is not a CA`);
+    // i CA certificates sit between this one and a leaf it ultimately certifies.
+    if (bc.pathLen !== undefined && bc.pathLen < i) fail(`${what}: certificate ${i} has pathLenConstraint ${bc.pathLen}`);
+    const ku = keyUsage(cert);
+    if (ku !== undefined && !(ku & KeyUsageFlags.keyCertSign)) fail(`${what}: certificate ${i} may not sign certificates`);
+    return { cert, publicKey: publicKeyOf(cert), subjectKeyId: subjectKeyId(cert) };
+  });
+  chain.forEach((c, i) => {
+    const parent = chain[i + 1] ?? c; // the root signs itself
+    if (!c.cert.issuerDer.equals(parent.cert.subjectDer)) fail(`${what}: certificate ${i} is not issued by the next one in the chain`);
+    if (!signedBy(c.cert, parent.publicKey)) fail(`${what}: the signature on certificate ${i} does not verify`);
+  });
+  return chain;
+}
+
+/** Parses and validates trusted_root.json (text or object) into TrustMaterial; throws VerificationError('TRUSTED_ROOT'). */
+export function parseTrustedRoot(input: unknown): TrustMaterial {
+  let json = input;
+  if (typeof input === 'string') {
+    try {
+      json = JSON.parse(input);
+    } catch {
+      fail('not valid JSON');
+    }
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) fail('not a JSON object');
+  const mediaType = (json as { mediaType?: unknown }).mediaType;
+  if (mediaType !== TRUSTED_ROOT_MEDIA_TYPE) fail(`mediaType must be ${TRUSTED_ROOT_MEDIA_TYPE}, got ${JSON.stringify(mediaType)}`);
+  let root: TrustedRoot;
+  try {
+    root = TrustedRoot.fromJSON(json);
+  } catch (e) {
+    fail(`malformed (${(e as Error).message})`);
+  }
+  const cas = root.certificateAuthorities.map((ca, i): TrustedCa => ({
+    uri: ca.uri,
+    chain: verifiedChain(ca.certChain?.certificates.map((c) => c.rawBytes) ?? [], `certificateAuthorities[${i}]`),
+    validFor: timeWindow(ca.validFor, `certificateAuthorities[${i}]`),
+  }));
+  return { cas, tlogs: indexLogs(root.tlogs, 'tlogs'), ctlogs: indexLogs(root.ctlogs, 'ctlogs') };
+}
+
+export interface SigningServices {
+  caUrl: string;
+  rekorUrl: string;
+}
+
+/**
+ * signing_config.json v0.2: the first CA (Fulcio v1 API) and Rekor v1 log valid now.
+ * Throws Error when the file is malformed or names no usable service.
+ */
+export function parseSigningConfig(input: unknown, nowMs = Date.now()): SigningServices {
+  const json = typeof input === 'string' ? JSON.parse(input) : input;
+  if (typeof json !== 'object' || json === null) throw new Error('signing config: not a JSON object');
+  const mediaType = (json as { mediaType?: unknown }).mediaType;
+  if (mediaType !== SIGNING_CONFIG_MEDIA_TYPE) throw new Error(`signing config: mediaType must be ${SIGNING_CONFIG_MEDIA_TYPE}`);
+  const config = SigningConfig.fromJSON(json);
+  const pick = (services: SigningConfig['caUrls'], what: string): string => {
+    const s = services.find((svc) => {
+      if (svc.majorApiVersion !== 1 || !svc.url) return false;
+      const start = svc.validFor?.start?.getTime() ?? NaN;
+      const end = svc.validFor?.end?.getTime() ?? Infinity;
+      return start <= nowMs && nowMs <= end;
+    });
+    if (!s) throw new Error(`signing config: no ${what} with API version 1 valid now`);
+    return s.url.replace(/\/+$/, '');
+  };
+  return { caUrl: pick(config.caUrls, 'CA'), rekorUrl: pick(config.rekorTlogUrls, 'transparency log') };
+}

@@ -1,0 +1,68 @@
+/**
+ * The tlog entry must be about THIS bundle: a hashedrekord 0.0.1 whose digest is the artifact's SHA-256,
+ * whose signature is the bundle's signature and whose certificate is the bundle's leaf. Without this a valid
+ * log entry for something else could vouch for any bundle (GHSA-whqx-f9j3-ch6m, GHSA-ccxc-vr6p-4858,
+ * GHSA-q4xm-6fjc-5f6w, sigstore-go#611); it is checked whatever else is checked (sigstore-rust 0f53375).
+ * The body must be canonical JSON (RFC 8785): a body with duplicate keys or another spelling of the same
+ * values could be read one way by the log and another way here.
+ */
+import canonicalizeModule from 'canonicalize';
+import { VerificationError } from '../../core/errors.ts';
+import type { ParsedBundle } from '../bundle.ts';
+import { base64, hex, literal, object, ShapeError } from './strict-json.ts';
+
+type Serialize = (input: unknown) => string | undefined;
+// canonicalize is CommonJS with an ES-default typing: under NodeNext the import is the function itself.
+const canonicalizeMod = canonicalizeModule as unknown as Serialize | { default: Serialize };
+export const canonicalize: Serialize = typeof canonicalizeMod === 'function' ? canonicalizeMod : canonicalizeMod.default;
+
+export interface HashedRekordBody {
+  digest: Buffer;
+  signature: Buffer;
+  certificateDer: Buffer;
+}
+
+const PEM = /^-----BEGIN CERTIFICATE-----\n((?:[A-Za-z0-9+/=]{1,64}\n)+)-----END CERTIFICATE-----\n?$/;
+
+function fail(message: string): never {
+  throw new VerificationError('TLOG_BODY', `tlog entry body: ${message}`);
+}
+
+export function parseHashedRekordBody(body: Buffer): HashedRekordBody {
+  const text = body.toString('utf8');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    fail('not JSON');
+  }
+  if (canonicalize(json) !== text) fail('not canonical JSON (RFC 8785)');
+  try {
+    const b = object(json, 'body', ['apiVersion', 'kind', 'spec']);
+    literal(b.kind, 'kind', ['hashedrekord']);
+    literal(b.apiVersion, 'apiVersion', ['0.0.1']);
+    const spec = object(b.spec, 'spec', ['data', 'signature']);
+    const hash = object(object(spec.data, 'spec.data', ['hash']).hash, 'spec.data.hash', ['algorithm', 'value']);
+    literal(hash.algorithm, 'spec.data.hash.algorithm', ['sha256']);
+    const sig = object(spec.signature, 'spec.signature', ['content', 'publicKey']);
+    const pem = base64(object(sig.publicKey, 'spec.signature.publicKey', ['content']).content, 'spec.signature.publicKey.content', { max: 32 * 1024 }).toString('utf8');
+    const m = PEM.exec(pem);
+    if (!m) throw new ShapeError('spec.signature.publicKey.content: not a single PEM certificate');
+    return {
+      digest: hex(hash.value, 'spec.data.hash.value', 32),
+      signature: base64(sig.content, 'spec.signature.content', { max: 1024 }),
+      certificateDer: base64(m[1]!.replace(/\n/g, ''), 'spec.signature.publicKey.content (PEM)', { max: 16 * 1024 }),
+    };
+  } catch (e) {
+    if (e instanceof ShapeError) fail(e.message);
+    throw e;
+  }
+}
+
+/** Checks the entry body against the bundle and the artifact digest. */
+export function verifyTlogBody(bundle: ParsedBundle, artifactDigest: Buffer): void {
+  const body = parseHashedRekordBody(bundle.tlogEntry.canonicalizedBody);
+  if (!body.digest.equals(artifactDigest)) fail('the logged digest is not the SHA-256 of the artifact');
+  if (!body.signature.equals(bundle.signature)) fail('the logged signature is not the bundle signature');
+  if (!body.certificateDer.equals(bundle.leafDer)) fail('the logged certificate is not the bundle certificate');
+}
