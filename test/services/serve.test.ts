@@ -23,8 +23,9 @@ test('serve: creates keys 0600 on first start, reuses them after, and serves the
     const root1 = await (await fetch(`${first.url}/sigstack/v1/trusted_root.json`)).json() as { tlogs: { baseUrl: string }[] };
     t.is(root1.tlogs[0]!.baseUrl, first.url);
   } finally {
+    const exited = once(first.child, 'exit');
     first.child.kill('SIGTERM');
-    await once(first.child, 'exit');
+    await exited;
   }
   const rekorKey = readFileSync(join(dataDir, 'keys', 'rekor.key.pem'), 'utf8');
   const chain = readFileSync(join(dataDir, 'ca', 'chain.pem'), 'utf8');
@@ -72,10 +73,11 @@ test('serve: every acknowledged log entry survives kill -9', async (t) => {
   };
   const writers = Array.from({ length: 16 }, writer);
   while (acked.length < 200) await new Promise((r) => setTimeout(r, 20));
+  const exited = once(server.child, 'exit'); // listen before the kill: the event may fire while writers unwind
   server.child.kill('SIGKILL');
   stop = true;
   await Promise.all(writers);
-  await once(server.child, 'exit').catch(() => undefined);
+  await exited;
   t.true(acked.length >= 200);
 
   const again = await startServer(['--data-dir', dataDir]);
