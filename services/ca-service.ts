@@ -24,8 +24,8 @@ export interface CaService {
  * The issuer file (Fulcio's format: JSON with PascalCase keys or YAML with kebab-case keys) plus, when enabled,
  * the dev issuer, added in the file's own key style so ca/issuers.ts validates one document.
  */
-function issuerConfigText(oidc: { path: string; text: string } | undefined, devIssuerUrl: string | undefined): { text: string; source: string } {
-  if (!devIssuerUrl) return oidc ? { text: oidc.text, source: oidc.path } : { text: '{"OIDCIssuers":{}}', source: '(no issuer file)' };
+function issuerConfigText(oidc: { path: string; text: string } | undefined, devOidcUrl: string | undefined): { text: string; source: string } {
+  if (!devOidcUrl) return oidc ? { text: oidc.text, source: oidc.path } : { text: '{"OIDCIssuers":{}}', source: '(no issuer file)' };
   let doc: Record<string, unknown> = {};
   if (oidc) {
     try {
@@ -38,11 +38,11 @@ function issuerConfigText(oidc: { path: string; text: string } | undefined, devI
   const source = oidc ? `${oidc.path} (+ dev issuer)` : '(built-in dev issuer)';
   if ('oidc-issuers' in doc) {
     const issuers = { ...(doc['oidc-issuers'] as Record<string, unknown>) };
-    issuers[devIssuerUrl] = { 'issuer-url': devIssuerUrl, 'client-id': 'sigstore', type: 'email' };
+    issuers[devOidcUrl] = { 'issuer-url': devOidcUrl, 'client-id': 'sigstore', type: 'email' };
     return { text: stringifyYaml({ ...doc, 'oidc-issuers': issuers }), source };
   }
   const issuers = { ...((doc.OIDCIssuers ?? {}) as Record<string, unknown>) };
-  issuers[devIssuerUrl] = { IssuerURL: devIssuerUrl, ClientID: 'sigstore', Type: 'email' };
+  issuers[devOidcUrl] = { IssuerURL: devOidcUrl, ClientID: 'sigstore', Type: 'email' };
   return { text: JSON.stringify({ ...doc, OIDCIssuers: issuers }), source };
 }
 
@@ -50,7 +50,7 @@ export async function createCaService(opts: {
   dataDir: string;
   publicUrl: string;
   oidcConfig?: { path: string; text: string };
-  devIssuer: boolean;
+  devOidc: boolean;
   sctSource: SctSource;
 }): Promise<CaService> {
   const meta = readMeta(opts.dataDir);
@@ -60,11 +60,11 @@ export async function createCaService(opts: {
   }
   const { intermediate, chainDer } = loadOrCreateCa(opts.dataDir);
   const routers: Router[] = [];
-  const devIssuerUrl = opts.devIssuer ? `${opts.publicUrl}${DEV_ISSUER_PATH}` : undefined;
-  if (devIssuerUrl) {
-    routers.push(await devIssuerRouter({ issuerUrl: devIssuerUrl, signer: loadOrCreateKey(opts.dataDir, 'dev-oidc').signer }));
+  const devOidcUrl = opts.devOidc ? `${opts.publicUrl}${DEV_ISSUER_PATH}` : undefined;
+  if (devOidcUrl) {
+    routers.push(await devIssuerRouter({ issuerUrl: devOidcUrl, signer: loadOrCreateKey(opts.dataDir, 'dev-oidc').signer }));
   }
-  const { text, source } = issuerConfigText(opts.oidcConfig, devIssuerUrl);
+  const { text, source } = issuerConfigText(opts.oidcConfig, devOidcUrl);
   let issuerConfig;
   try {
     issuerConfig = parseIssuerConfig(text, source);
@@ -84,6 +84,6 @@ export async function createCaService(opts: {
     routers,
     chainDer,
     trust: { ca: { baseUrl: meta.ca.baseUrl, chainDer } },
-    issuerUrls: devIssuerUrl ? [devIssuerUrl] : [],
+    issuerUrls: devOidcUrl ? [devOidcUrl] : [],
   };
 }

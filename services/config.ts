@@ -18,8 +18,8 @@ export interface ServeConfig {
   publicUrl?: string;
   /** Fulcio-format issuer file (JSON or YAML) and its text. */
   oidcConfig?: { path: string; text: string };
-  /** Serve a development OIDC issuer at /dev-oidc and trust it (never for production). */
-  devIssuer: boolean;
+  /** Serve a development OIDC issuer at /dev-oidc and trust it (off by default; never for production). */
+  devOidc: boolean;
   /** `serve ca` alone: where the CT log is (add-pre-chain). */
   logUrl?: string;
   /** `serve log` alone: where the CA is (its trust bundle gives the CT log its accepted roots). */
@@ -37,7 +37,7 @@ export interface RawServeOptions {
   dataDir?: string;
   publicUrl?: string;
   oidcConfig?: string;
-  devIssuer?: boolean;
+  devOidc?: boolean;
   logUrl?: string;
   caUrl?: string;
   bodyLimit?: string;
@@ -75,8 +75,8 @@ export function parseServeConfig(services: ServiceSet, raw: RawServeOptions): Se
     if (!existsSync(path)) throw new ConfigError(`--oidc-config: no file at ${path}`);
     oidcConfig = { path, text: readFileSync(path, 'utf8') };
   }
-  if (services === 'log' && (raw.oidcConfig || raw.devIssuer)) {
-    throw new ConfigError('--oidc-config and --dev-issuer belong to the CA: use them with `serve` or `serve ca`');
+  if (services === 'log' && (raw.oidcConfig || raw.devOidc)) {
+    throw new ConfigError('--oidc-config and --dev-oidc belong to the CA: use them with `serve` or `serve ca`');
   }
   if (services === 'ca' && !raw.logUrl) throw new ConfigError('`serve ca` needs --log-url, the URL of the log service (its CT log issues the SCTs)');
   if (services !== 'ca' && raw.logUrl) throw new ConfigError('--log-url is only for `serve ca`');
@@ -89,7 +89,7 @@ export function parseServeConfig(services: ServiceSet, raw: RawServeOptions): Se
     publicUrl: parseUrl('--public-url', raw.publicUrl),
     oidcConfig,
     // With no issuer file the CA would trust nobody: the dev issuer makes a fresh stack usable, loudly.
-    devIssuer: services !== 'log' && (raw.devIssuer ?? oidcConfig === undefined),
+    devOidc: services !== 'log' && raw.devOidc === true,
     logUrl: parseUrl('--log-url', raw.logUrl),
     caUrl: parseUrl('--ca-url', raw.caUrl),
     bodyLimit: raw.bodyLimit === undefined ? 128 * 1024 : parseInteger('--body-limit', raw.bodyLimit, 1024, 64 * 1024 * 1024),

@@ -12,7 +12,7 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', 'where keys, certificates and the log databases live (created on first start)', './data')
     .option('--public-url <url>', 'the URL clients use to reach this server (default http://<host>:<port>); fixed into the log on first start')
     .option('--oidc-config <file>', "OIDC issuers in Fulcio's config format (JSON or YAML)")
-    .option('--dev-issuer', 'also serve and trust a development OIDC issuer at /dev-oidc (on by default when no --oidc-config is given)')
+    .option('--dev-oidc', 'also serve and trust a development OIDC issuer at /dev-oidc, for test harnesses (never in production)')
     .option('--log-url <url>', '`serve ca`: URL of the log service (its CT log issues the SCTs)')
     .option('--ca-url <url>', '`serve log`: URL of the CA service (its roots are the ones the CT log accepts)')
     .option('--body-limit <bytes>', 'largest request body accepted', String(128 * 1024))
@@ -26,10 +26,12 @@ export function register(program: Command): void {
       const stack = await startStack(cfg);
       const ms = Math.round(performance.now() - t0);
       const lines = Object.entries(stack.endpoints).map(([name, url]) => `  ${name.padEnd(28)} ${url}`);
-      const warning = cfg.devIssuer
+      const warning = cfg.devOidc
         ? `WARNING: the dev OIDC issuer is on: anyone who can reach ${stack.url} can get a certificate for any identity.\n` +
           `         Give --oidc-config with your issuers for real use.\n`
-        : '';
+        : cfg.services !== 'log' && !cfg.oidcConfig
+          ? 'WARNING: the CA trusts no OIDC issuer, so it will refuse every signing request: give --oidc-config FILE (or --dev-oidc for a test harness).\n'
+          : '';
       // one write, warning first: whoever waits for the ready line has seen everything before it
       process.stderr.write(`${warning}sigstack ${service} ready at ${stack.url} in ${ms} ms (data in ${cfg.dataDir})\n${lines.join('\n')}\n`);
       const stop = (signal: string) => {

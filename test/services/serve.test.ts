@@ -10,7 +10,7 @@ const tmp = () => mkdtempSync(join(tmpdir(), 'sigstack-serve-'));
 
 test('serve: creates keys 0600 on first start, reuses them after, and serves the trust documents', async (t) => {
   const dataDir = tmp();
-  const first = await startServer(['--data-dir', dataDir]);
+  const first = await startServer(['--data-dir', dataDir, '--dev-oidc']);
   t.log(`ready in ${Math.round(first.readyMs)} ms`);
   try {
     t.regex(first.output(), /dev OIDC issuer/);
@@ -31,6 +31,8 @@ test('serve: creates keys 0600 on first start, reuses them after, and serves the
   const chain = readFileSync(join(dataDir, 'ca', 'chain.pem'), 'utf8');
   const second = await startServer(['--data-dir', dataDir]);
   try {
+    t.regex(second.output(), /the CA trusts no OIDC issuer/);
+    t.notRegex(second.output(), /dev OIDC issuer/);
     t.is(readFileSync(join(dataDir, 'keys', 'rekor.key.pem'), 'utf8'), rekorKey);
     t.is(readFileSync(join(dataDir, 'ca', 'chain.pem'), 'utf8'), chain);
     const bundle = await (await fetch(`${second.url}/api/v2/trustBundle`)).json() as { chains: { certificates: string[] }[] };
