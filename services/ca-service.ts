@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { parseIssuerConfig } from '../ca/issuers.ts';
+import { parseIssuerConfig, type IssuerConfig } from '../ca/issuers.ts';
 import { TokenVerifier } from '../ca/token.ts';
 import { CertificateAuthority } from '../ca/issue.ts';
 import { caRouter } from '../ca/routes.ts';
@@ -24,8 +24,8 @@ export interface CaService {
  * The issuer file (Fulcio's format: JSON with PascalCase keys or YAML with kebab-case keys) plus, when enabled,
  * the dev issuer, added in the file's own key style so ca/issuers.ts validates one document.
  */
-function issuerConfigText(oidc: { path: string; text: string } | undefined, devOidcUrl: string | undefined): { text: string; source: string } {
-  if (!devOidcUrl) return oidc ? { text: oidc.text, source: oidc.path } : { text: '{"OIDCIssuers":{}}', source: '(no issuer file)' };
+function issuerConfigText(oidc: { path: string; text: string } | undefined, devOidcUrl: string | undefined): { text: string; source: string } | undefined {
+  if (!devOidcUrl) return oidc ? { text: oidc.text, source: oidc.path } : undefined;
   let doc: Record<string, unknown> = {};
   if (oidc) {
     try {
@@ -64,12 +64,15 @@ export async function createCaService(opts: {
   if (devOidcUrl) {
     routers.push(await devIssuerRouter({ issuerUrl: devOidcUrl, signer: loadOrCreateKey(opts.dataDir, 'dev-oidc').signer }));
   }
-  const { text, source } = issuerConfigText(opts.oidcConfig, devOidcUrl);
-  let issuerConfig;
-  try {
-    issuerConfig = parseIssuerConfig(text, source);
-  } catch (err) {
-    throw new ConfigError((err as Error).message);
+  const configText = issuerConfigText(opts.oidcConfig, devOidcUrl);
+  // no issuer file and no dev issuer: the CA runs and refuses every token (the serve command warns about it)
+  let issuerConfig: IssuerConfig = { sourceName: '(no issuer configured)', issuers: new Map(), metaIssuers: [] };
+  if (configText) {
+    try {
+      issuerConfig = parseIssuerConfig(configText.text, configText.source);
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
   }
   const tokens = new TokenVerifier(issuerConfig);
   const ca = new CertificateAuthority({
