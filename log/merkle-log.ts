@@ -3,7 +3,9 @@ import { Frontier } from './merkle/frontier.ts';
 import { consistencyProof, inclusionProof, rootHash } from './merkle/proofs.ts';
 import { isTreeIndex } from './merkle/tree-math.ts';
 import { GroupCommitQueue } from './sequencer.ts';
+import { NodeCache } from './store/node-cache.ts';
 import { SqliteStore } from './store/sqlite-store.ts';
+import type { NodeSource } from './merkle/proofs.ts';
 import type { AppendResult, MerkleLog, StoredEntry } from './types.ts';
 
 /**
@@ -28,8 +30,15 @@ function toBuffer(b: Uint8Array): Buffer {
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
+/** A private copy: the caller may reuse its buffer before the batch commits, and the leaf hash must match what is stored. */
+function copyBytes(b: Uint8Array): Buffer {
+  return Buffer.from(b);
+}
+
 class SqliteMerkleLog implements MerkleLog {
   readonly #store: SqliteStore;
+  /** What proofs read: the frontier's subtrees from memory, upper levels from a bounded cache, the rest from SQLite. */
+  readonly #nodes: NodeSource;
   readonly #clock: () => number;
   readonly #queue: GroupCommitQueue<AppendRequest, AppendResult>;
   #frontier: Frontier;
@@ -40,14 +49,14 @@ class SqliteMerkleLog implements MerkleLog {
     this.#store = new SqliteStore(options.path);
     this.#clock = options.clock ?? Date.now;
     try {
-      const size = this.#store.count();
-      const hashes = Frontier.positions(size).map((p) => this.#store.node(p.level, p.index));
-      this.#frontier = new Frontier(size, hashes);
+      this.#frontier = this.#loadFrontier();
     } catch (e) {
       this.#store.close();
       throw e;
     }
     this.#root = this.#frontier.root();
+    const cache = new NodeCache(this.#store);
+    this.#nodes = { node: (level, index) => this.#frontier.hashAt(level, index) ?? cache.node(level, index) };
     this.#queue = new GroupCommitQueue((batch) => this.#commit(batch));
   }
 
@@ -55,14 +64,31 @@ class SqliteMerkleLog implements MerkleLog {
     if (this.#closed) return Promise.reject(new Error('log is closed'));
     if (!(leaf instanceof Uint8Array)) return Promise.reject(new TypeError('leaf must be bytes'));
     if (extra !== null && !(extra instanceof Uint8Array)) return Promise.reject(new TypeError('extra must be bytes or null'));
-    const bytes = toBuffer(leaf);
-    return this.#queue.submit({ leaf: bytes, leafHash: hashLeaf(bytes), extra: extra && toBuffer(extra) });
+    const bytes = copyBytes(leaf);
+    return this.#queue.submit({ leaf: bytes, leafHash: hashLeaf(bytes), extra: extra && copyBytes(extra) });
   }
 
   /** One batch, one transaction. The frontier advances only if COMMIT succeeds. */
   #commit(batch: readonly AppendRequest[]): AppendResult[] {
-    const frontier = this.#frontier.clone();
     const now = Math.floor(this.#clock());
+    if (!Number.isSafeInteger(now) || now < 0) throw new Error(`clock returned an invalid time: ${now}`);
+    const frontier = this.#frontier.clone();
+    try {
+      return this.#appendBatch(batch, frontier, now);
+    } catch (e) {
+      // The transaction rolled back. Re-read the frontier rather than trusting memory, so a failure
+      // caused by someone else writing the file cannot leave us proving a tree that is not on disk.
+      try {
+        this.#frontier = this.#loadFrontier();
+        this.#root = this.#frontier.root();
+      } catch {
+        // Keep the pre-batch frontier: it still matches the rolled-back database.
+      }
+      throw e;
+    }
+  }
+
+  #appendBatch(batch: readonly AppendRequest[], frontier: Frontier, now: number): AppendResult[] {
     const results = this.#store.transaction(() => {
       const inBatch = new Map<string, StoredEntry>();
       return batch.map((req): AppendResult => {
@@ -87,7 +113,8 @@ class SqliteMerkleLog implements MerkleLog {
 
   rootHash(treeSize: number = this.size()): Buffer {
     this.#checkTreeSize(treeSize);
-    return treeSize === this.size() ? this.#root : rootHash(this.#store, treeSize);
+    // A copy: callers must not be able to alter the cached root (or the shared empty-tree constant).
+    return Buffer.from(treeSize === this.size() ? this.#root : rootHash(this.#nodes, treeSize));
   }
 
   getEntry(index: number): StoredEntry | undefined {
@@ -109,12 +136,12 @@ class SqliteMerkleLog implements MerkleLog {
 
   inclusionProof(index: number, treeSize: number): Buffer[] {
     this.#checkTreeSize(treeSize);
-    return inclusionProof(this.#store, index, treeSize);
+    return inclusionProof(this.#nodes, index, treeSize);
   }
 
   consistencyProof(first: number, second: number): Buffer[] {
     this.#checkTreeSize(second);
-    return consistencyProof(this.#store, first, second);
+    return consistencyProof(this.#nodes, first, second);
   }
 
   async close(): Promise<void> {
@@ -122,6 +149,12 @@ class SqliteMerkleLog implements MerkleLog {
     this.#closed = true;
     this.#queue.drain();
     this.#store.close();
+  }
+
+  /** The frontier of the committed tree: O(log n) reads. */
+  #loadFrontier(): Frontier {
+    const size = this.#store.count();
+    return new Frontier(size, Frontier.positions(size).map((p) => this.#store.node(p.level, p.index)));
   }
 
   #checkTreeSize(treeSize: number): void {

@@ -19,11 +19,13 @@ export interface SubtreeHash extends SubtreePosition {
 export class Frontier {
   #size: number;
   #hashes: Buffer[];
+  #positions: SubtreePosition[];
 
   /** `hashes` must be the subtree hashes at `Frontier.positions(size)`, in that order. */
   constructor(size: number, hashes: readonly Buffer[]) {
     if (!isTreeIndex(size)) throw new RangeError(`invalid tree size ${size}`);
-    if (hashes.length !== Frontier.positions(size).length) throw new RangeError('frontier does not match tree size');
+    this.#positions = Frontier.positions(size);
+    if (hashes.length !== this.#positions.length) throw new RangeError('frontier does not match tree size');
     this.#size = size;
     this.#hashes = [...hashes];
   }
@@ -58,13 +60,25 @@ export class Frontier {
     // Each trailing 1 bit of the old size is a frontier subtree that now has a right sibling of equal height.
     while (isOdd(index)) {
       hash = nodeHash(this.#hashes.pop()!, hash);
+      this.#positions.pop();
       index = half(index);
       level++;
       created.push({ level, index, hash });
     }
     this.#hashes.push(hash);
+    this.#positions.push({ level, index });
     this.#size++;
     return created;
+  }
+
+  /**
+   * The hash of complete subtree (level, index) if it is one of the frontier's, else undefined.
+   * Proofs against the current size need exactly these on the right edge: served without a read.
+   */
+  hashAt(level: number, index: number): Buffer | undefined {
+    const p = this.#positions;
+    for (let i = p.length - 1; i >= 0; i--) if (p[i].level === level && p[i].index === index) return this.#hashes[i];
+    return undefined;
   }
 
   /** MTH of the whole tree, folding the frontier right to left. */

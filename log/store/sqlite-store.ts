@@ -4,11 +4,16 @@ import type { SubtreeHash } from '../merkle/frontier.ts';
 import type { StoredEntry } from '../types.ts';
 
 /**
- * SQLite persistence of one Merkle tree: the entries (leaf hash, leaf, time, extra) and the hashes of
- * every complete subtree at level >= 1. Level-0 hashes live in `entries`, so a proof reads one
- * indexed row per hash and nothing is ever rebuilt. WAL with synchronous = FULL: a returned COMMIT
- * has been fsynced, so an acknowledged append survives kill -9 and power loss.
+ * SQLite persistence of one Merkle tree: the entries (leaf hash, leaf, time, extra) and, in `tree`,
+ * the hash of every complete subtree including the leaves, so a proof reads one indexed row per hash
+ * and nothing is ever rebuilt. WAL with synchronous = FULL: a returned COMMIT has been fsynced, so an
+ * acknowledged append survives kill -9 and power loss.
+ *
+ * `tree` is keyed by in-order position (node (level, i) sits at i * 2^(level+1) + 2^level - 1), which
+ * stores every small subtree contiguously: the lower levels of a proof, the ones the cache cannot
+ * hold, share one or two B-tree pages instead of costing a random read each.
  */
+const SCHEMA_VERSION = 1;
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS entries (
   idx INTEGER PRIMARY KEY,
@@ -17,13 +22,16 @@ CREATE TABLE IF NOT EXISTS entries (
   integrated_ms INTEGER NOT NULL,
   extra BLOB
 );
-CREATE TABLE IF NOT EXISTS nodes (
-  level INTEGER NOT NULL,
-  idx INTEGER NOT NULL,
-  hash BLOB NOT NULL,
-  PRIMARY KEY (level, idx)
-) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tree (
+  pos INTEGER PRIMARY KEY,
+  hash BLOB NOT NULL
+);
 `;
+
+/** In-order position of complete subtree (level, index). */
+function treePosition(level: number, index: number): number {
+  return index * 2 ** (level + 1) + 2 ** level - 1;
+}
 
 interface EntryRow {
   idx: number;
@@ -48,18 +56,23 @@ export class SqliteStore implements NodeSource {
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = FULL');
     this.#db.pragma('busy_timeout = 5000');
-    this.#db.pragma('cache_size = -32768'); // 32 MiB: upper tree levels stay cached; memory stays bounded
+    this.#db.pragma('cache_size = -32768'); // 32 MiB: bounded, whatever the log size
+    const version = this.#db.pragma('user_version', { simple: true }) as number;
+    if (version !== 0 && version !== SCHEMA_VERSION) {
+      this.#db.close();
+      throw new Error(`log database schema version ${version} is not supported (expected ${SCHEMA_VERSION})`);
+    }
     this.#db.exec(SCHEMA);
+    this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
     const db = this.#db;
     this.#stmts = {
       maxIndex: db.prepare('SELECT max(idx) FROM entries').pluck(),
-      leafHash: db.prepare('SELECT leaf_hash FROM entries WHERE idx = ?').pluck(),
-      node: db.prepare('SELECT hash FROM nodes WHERE level = ? AND idx = ?').pluck(),
+      node: db.prepare('SELECT hash FROM tree WHERE pos = ?').pluck(),
       entry: db.prepare('SELECT * FROM entries WHERE idx = ?'),
       entries: db.prepare('SELECT * FROM entries WHERE idx BETWEEN ? AND ? ORDER BY idx LIMIT ?'),
       byLeafHash: db.prepare('SELECT * FROM entries WHERE leaf_hash = ?'),
       insertEntry: db.prepare('INSERT INTO entries (idx, leaf_hash, leaf, integrated_ms, extra) VALUES (?, ?, ?, ?, ?)'),
-      insertNode: db.prepare('INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)'),
+      insertNode: db.prepare('INSERT INTO tree (pos, hash) VALUES (?, ?)'),
     };
   }
 
@@ -71,7 +84,7 @@ export class SqliteStore implements NodeSource {
 
   node(level: number, index: number): Buffer {
     this.nodeReads++;
-    const hash = (level === 0 ? this.#stmts.leafHash.get(index) : this.#stmts.node.get(level, index)) as Buffer | undefined;
+    const hash = this.#stmts.node.get(treePosition(level, index)) as Buffer | undefined;
     // Callers only ask for subtrees inside the committed tree, so a miss means a damaged database.
     if (!hash) throw new Error(`log database is missing subtree hash (level ${level}, index ${index})`);
     return hash;
@@ -91,12 +104,15 @@ export class SqliteStore implements NodeSource {
     return row && toEntry(row);
   }
 
+  /** Stores the entry and its leaf hash as tree node (0, index). */
   insertEntry(e: StoredEntry): void {
     this.#stmts.insertEntry.run(e.index, e.leafHash, e.leaf, e.integratedTimeMs, e.extra);
+    this.#stmts.insertNode.run(treePosition(0, e.index), e.leafHash);
   }
 
+  /** Stores subtrees completed by an append (level >= 1). */
   insertNodes(nodes: readonly SubtreeHash[]): void {
-    for (const n of nodes) this.#stmts.insertNode.run(n.level, n.index, n.hash);
+    for (const n of nodes) this.#stmts.insertNode.run(treePosition(n.level, n.index), n.hash);
   }
 
   /** Runs `fn` in one transaction (BEGIN IMMEDIATE): all of it commits, durably, or none of it. */
