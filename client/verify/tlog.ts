@@ -17,20 +17,23 @@ import type { ParsedTlogEntry } from '../bundle.ts';
 import { inWindow, type TrustedLog, type TrustMaterial } from '../trusted-root.ts';
 import type { BoundedCache } from './cache.ts';
 
-export function findLog(entry: ParsedTlogEntry, trust: TrustMaterial): TrustedLog {
+export function findLog(entry: Pick<ParsedTlogEntry, 'logId'>, trust: TrustMaterial): TrustedLog {
   const log = trust.tlogs.get(entry.logId.toString('hex'));
   if (!log) throw new VerificationError('TLOG', `the entry's log id ${entry.logId.toString('hex')} is not a trusted transparency log`);
   return log;
 }
 
 /** The SET payload, RFC 8785 canonical JSON. Keys are already in sorted order and base64/hex need no escaping. */
-function setPayload(entry: ParsedTlogEntry): Buffer {
+/** The fields the SET covers (a cosign signature's bundle annotation carries only these, no inclusion proof). */
+export type SetFields = Pick<ParsedTlogEntry, 'canonicalizedBodyBase64' | 'integratedTime' | 'logId' | 'logIndex'>;
+
+function setPayload(entry: SetFields): Buffer {
   return Buffer.from(
     `{"body":"${entry.canonicalizedBodyBase64}","integratedTime":${entry.integratedTime},"logID":"${entry.logId.toString('hex')}","logIndex":${entry.logIndex}}`,
   );
 }
 
-export function verifySet(entry: ParsedTlogEntry, log: TrustedLog): void {
+export function verifySet(entry: SetFields & Pick<ParsedTlogEntry, 'signedEntryTimestamp'>, log: TrustedLog): void {
   let ok = false;
   try {
     ok = cryptoVerify('sha256', setPayload(entry), log.publicKey, entry.signedEntryTimestamp);
@@ -41,7 +44,7 @@ export function verifySet(entry: ParsedTlogEntry, log: TrustedLog): void {
 }
 
 /** After the SET verified: the integrated time (ms) is plausible for this log and this certificate. */
-export function checkIntegratedTime(entry: ParsedTlogEntry, log: TrustedLog, nowMs: number, leaf: { notBefore: number; notAfter: number }): number {
+export function checkIntegratedTime(entry: Pick<ParsedTlogEntry, 'integratedTime'>, log: TrustedLog, nowMs: number, leaf: { notBefore: number; notAfter: number }): number {
   const t = entry.integratedTime * 1000;
   const iso = new Date(t).toISOString();
   if (t > nowMs) throw new VerificationError('TIME', `the integrated time ${iso} is in the future`);

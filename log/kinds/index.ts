@@ -1,4 +1,5 @@
 import { BadRequestError } from '../../core/errors.ts';
+import { dsseV001 } from './dsse.ts';
 import { hashedrekordV001 } from './hashedrekord.ts';
 import { readObject, readString } from './strict-json.ts';
 
@@ -14,7 +15,7 @@ export interface EntryKind {
   canonicalize(spec: unknown): Buffer;
 }
 
-const KINDS: readonly EntryKind[] = [hashedrekordV001];
+const KINDS: readonly EntryKind[] = [hashedrekordV001, dsseV001];
 
 export function findKind(kind: string, apiVersion: string): EntryKind | undefined {
   return KINDS.find((k) => k.kind === kind && k.apiVersion === apiVersion);

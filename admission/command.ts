@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+
+function usage(message: string): never {
+  process.stderr.write(`Error: ${message}\nRun "sigstack serve-admission --help" for usage.\n`);
+  process.exit(2);
+}
+
+function read(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    usage(`cannot read the ${what} ${path}: ${(e as Error).message}`);
+  }
+}
+
+interface AdmissionCliOptions {
+  tlsCert: string;
+  tlsKey: string;
+  policy: string;
+  trustedRoot: string;
+  host: string;
+  port: string;
+  mutate?: boolean;
+  cacheSize: string;
+  cacheTtl: string;
+  allowInsecureRegistry?: boolean;
+}
+
+/** `sigstack serve-admission`: the Kubernetes admission webhook (validating, and mutating with --mutate). */
+export function register(program: Command): void {
+  program
+    .command('serve-admission')
+    .description('run the Kubernetes admission webhook that admits only verified images (offline verification)')
+    .requiredOption('--tls-cert <file>', 'PEM certificate the API server will see (its CA goes in caBundle)')
+    .requiredOption('--tls-key <file>', 'PEM private key of that certificate')
+    .requiredOption('--policy <file>', 'policy file (YAML or JSON), see docs/images.md')
+    .requiredOption('--trusted-root <file>', 'trusted_root.json of the deployment')
+    .option('--host <host>', 'address to bind', '0.0.0.0')
+    .option('--port <port>', 'port to listen on', '8443')
+    .option('--mutate', 'also serve POST /mutate: pin every verified image tag to its digest with a JSON patch')
+    .option('--cache-size <n>', 'verdicts kept (by digest and policy)', '10000')
+    .option('--cache-ttl <seconds>', 'how long a verdict is kept', '300')
+    .option('--allow-insecure-registry', 'speak plain HTTP to registries')
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
+    .action(async (opts: AdmissionCliOptions) => {
+      const { parsePolicy } = await import('./policy.ts');
+      const { VerdictCache } = await import('./verdict-cache.ts');
+      const { startAdmissionServer } = await import('./server.ts');
+      const { createVerifier } = await import('../client/verify/index.ts');
+      const { credentialsFromDockerConfig, loadDockerConfig } = await import('../client/oci/credentials.ts');
+      let policy;
+      let verifier;
+      try {
+        policy = parsePolicy(read(opts.policy, 'policy file'));
+        verifier = createVerifier(read(opts.trustedRoot, 'trusted root'));
+      } catch (e) {
+        usage((e as Error).message);
+      }
+      const size = Number(opts.cacheSize);
+      const ttl = Number(opts.cacheTtl);
+      if (!Number.isSafeInteger(size) || size < 1 || !Number.isFinite(ttl) || ttl < 0) usage('--cache-size is a positive integer and --cache-ttl a number of seconds');
+      const dockerConfig = loadDockerConfig();
+      const server = await startAdmissionServer({
+        cert: read(opts.tlsCert, 'TLS certificate'), key: read(opts.tlsKey, 'TLS key'), host: opts.host, port: Number(opts.port),
+        policy, verifier, cache: new VerdictCache(size, ttl * 1000), mutate: Boolean(opts.mutate), insecureRegistries: opts.allowInsecureRegistry,
+        credentialsFor: (registry) => credentialsFromDockerConfig(dockerConfig, registry),
+        onError: (e) => process.stderr.write(`admission: internal error: ${(e as Error)?.stack ?? String(e)}\n`),
+      });
+      process.stderr.write(`sigstack admission webhook ready at ${server.url} (POST /validate${opts.mutate ? ', POST /mutate' : ''}; ${policy.rules.length} policy rules)\n`);
+      const stop = () => void server.close().then(() => process.exit(0));
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    });
+}

@@ -1,0 +1,47 @@
+import type { Command } from 'commander';
+import { addPolicyOptions, addRegistryOptions, policyFrom, readText, registryCredentials, usageFor, type PolicyCliOptions, type RegistryCliOptions } from '../oci/cli-options.ts';
+import { createVerifier, VerificationError } from '../verify/index.ts';
+
+const usage: (message: string) => never = usageFor('verify-attestation');
+
+/** `sigstack verify-attestation REF --type T`: verify the image's attestations of that type, offline. */
+export function register(program: Command): void {
+  const cmd = program
+    .command('verify-attestation')
+    .description('verify the in-toto attestations of a container image against a trusted root, offline')
+    .argument('<image>', 'image reference: registry/repository[:tag][@sha256:...]')
+    .option('--type <type>', 'the predicate type that must be attested (name or URI)', 'custom');
+  addRegistryOptions(addPolicyOptions(cmd))
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
+    .addHelpText('after', '\nPrints the checks on stderr and each verified attestation as one JSON line on stdout (as cosign).\nExit codes: 0 verified, 1 none valid, 2 bad usage.')
+    .action(async (image: string, opts: PolicyCliOptions & RegistryCliOptions & { trustedRoot: string; type: string }) => {
+      const policy = policyFrom(opts, usage);
+      const { verifyImageAttestations, predicateTypeUri } = await import('../oci/attest.ts');
+      try {
+        predicateTypeUri(opts.type);
+      } catch (e) {
+        usage((e as Error).message);
+      }
+      const credentials = registryCredentials(image, opts, usage);
+      let trust;
+      try {
+        trust = createVerifier(readText(opts.trustedRoot, 'trusted root', usage)).trust;
+      } catch (e) {
+        usage(`${opts.trustedRoot}: ${(e as Error).message}`);
+      }
+      try {
+        const r = await verifyImageAttestations({ image, type: opts.type, trust, policy, credentials, insecure: opts.allowInsecureRegistry });
+        process.stderr.write(`\nVerification for ${r.reference} --\nThe following checks were performed on each of these signatures:\n` +
+          '  - The cosign claims were validated\n  - Existence of the claims in the transparency log was verified offline\n' +
+          '  - The code-signing certificate was verified using trusted certificate authority certificates\n');
+        for (const a of r.attestations) {
+          process.stderr.write(`Certificate subject: ${a.identity}\nCertificate issuer URL: ${a.issuer}\n${a.checks.map((c) => `    - ${c}\n`).join('')}`);
+          process.stdout.write(`${JSON.stringify({ payloadType: 'application/vnd.in-toto+json', statement: a.statement, Issuer: a.issuer, Subject: a.identity })}\n`);
+        }
+      } catch (e) {
+        const code = e instanceof VerificationError ? ` [${e.code}]` : '';
+        process.stderr.write(`Error:${code} ${(e as Error).message}\n`);
+        process.exitCode = e instanceof VerificationError && e.code === 'POLICY' ? 2 : 1;
+      }
+    });
+}

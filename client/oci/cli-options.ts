@@ -1,0 +1,78 @@
+/** The options every image command shares: registry credentials, the identity policy, and usage errors. */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { credentialsFromDockerConfig, loadDockerConfig, type Credentials } from './credentials.ts';
+import { parseReference } from './reference.ts';
+import type { Policy } from '../verify/identity.ts';
+
+export interface RegistryCliOptions {
+  registryUsername?: string;
+  registryPassword?: string;
+  allowInsecureRegistry?: boolean;
+}
+
+export interface PolicyCliOptions {
+  certificateIdentity?: string;
+  certificateIdentityRegexp?: string;
+  certificateOidcIssuer?: string;
+  certificateOidcIssuerRegexp?: string;
+}
+
+export function usageFor(command: string): (message: string) => never {
+  return (message: string) => {
+    process.stderr.write(`Error: ${message}\nRun "sigstack ${command} --help" for usage.\n`);
+    process.exit(2);
+  };
+}
+
+export function addRegistryOptions(cmd: Command): Command {
+  return cmd
+    .option('--registry-username <user>', 'registry user name (default: the entry for this exact registry host in ~/.docker/config.json)')
+    .option('--registry-password <password>', 'registry password or token (or $SIGSTACK_REGISTRY_PASSWORD)')
+    .option('--allow-insecure-registry', 'speak plain HTTP to the registry (loopback registries always are)');
+}
+
+export function addPolicyOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('--trusted-root <file>', 'trusted_root.json of the deployment (see `sigstack trusted-root`)')
+    .option('--certificate-identity <id>', 'the signer identity that must be in the certificate')
+    .option('--certificate-identity-regexp <re>', 'a regular expression the WHOLE identity must match')
+    .option('--certificate-oidc-issuer <url>', 'the OIDC issuer that must have vouched for the identity')
+    .option('--certificate-oidc-issuer-regexp <re>', 'a regular expression the WHOLE issuer must match');
+}
+
+/** Flags first; else docker's config.json entry for exactly this registry. */
+export function registryCredentials(image: string, opts: RegistryCliOptions, usage: (m: string) => never): Credentials | undefined {
+  const password = opts.registryPassword ?? process.env.SIGSTACK_REGISTRY_PASSWORD;
+  if (opts.registryUsername !== undefined) {
+    if (password === undefined) usage('--registry-username needs --registry-password (or $SIGSTACK_REGISTRY_PASSWORD)');
+    return { username: opts.registryUsername, password };
+  }
+  let registry: string;
+  try {
+    registry = parseReference(image).registry;
+  } catch (e) {
+    usage((e as Error).message);
+  }
+  return credentialsFromDockerConfig(loadDockerConfig(), registry);
+}
+
+export function policyFrom(opts: PolicyCliOptions, usage: (m: string) => never): Policy {
+  const policy: Policy = {
+    identity: opts.certificateIdentity,
+    identityRegexp: opts.certificateIdentityRegexp,
+    issuer: opts.certificateOidcIssuer,
+    issuerRegexp: opts.certificateOidcIssuerRegexp,
+  };
+  if ((policy.identity === undefined) === (policy.identityRegexp === undefined)) usage('give exactly one of --certificate-identity and --certificate-identity-regexp');
+  if ((policy.issuer === undefined) === (policy.issuerRegexp === undefined)) usage('give exactly one of --certificate-oidc-issuer and --certificate-oidc-issuer-regexp');
+  return policy;
+}
+
+export function readText(path: string, what: string, usage: (m: string) => never): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    usage(`cannot read the ${what} ${path}: ${(e as Error).message}`);
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * cosign signatures made with a managed key (`--key cosign.key`) instead of a certificate: the signature must
+ * verify with the given public key, and the SET bundle's hashedrekord must name exactly that key, this payload's
+ * digest and this signature, with an inclusion promise from a trusted log (checked before its time is used).
+ * There is no identity to match: the key is the policy.
+ */
+import { createHash, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { VerificationError } from '../../core/errors.ts';
+import { pemToDerList } from '../../core/pem.ts';
+import type { TrustMaterial } from '../trusted-root.ts';
+import { parseSetBundle, type DetachedVerification } from './cosign.ts';
+import { base64, hex, literal, object, ShapeError } from './strict-json.ts';
+import { canonicalize } from './tlog-body.ts';
+import { checkIntegratedTime, findLog, verifySet } from './tlog.ts';
+
+function loggedKeyEntry(body: Buffer): { digest: Buffer; signature: Buffer; keyDer: Buffer } {
+  const text = body.toString('utf8');
+  try {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new ShapeError('not JSON');
+    }
+    if (canonicalize(json) !== text) throw new ShapeError('not canonical JSON (RFC 8785)');
+    const b = object(json, 'body', ['apiVersion', 'kind', 'spec']);
+    literal(b.kind, 'kind', ['hashedrekord']);
+    literal(b.apiVersion, 'apiVersion', ['0.0.1']);
+    const spec = object(b.spec, 'spec', ['data', 'signature']);
+    const hash = object(object(spec.data, 'spec.data', ['hash']).hash, 'spec.data.hash', ['algorithm', 'value']);
+    literal(hash.algorithm, 'spec.data.hash.algorithm', ['sha256']);
+    const sig = object(spec.signature, 'spec.signature', ['content', 'publicKey']);
+    const pem = base64(object(sig.publicKey, 'spec.signature.publicKey', ['content']).content, 'spec.signature.publicKey.content', { max: 16 * 1024 }).toString('utf8');
+    const keys = pemToDerList(pem, 'PUBLIC KEY');
+    if (keys.length !== 1) throw new ShapeError('spec.signature.publicKey.content: not one PEM public key');
+    return { digest: hex(hash.value, 'spec.data.hash.value', 32), signature: base64(sig.content, 'spec.signature.content', { max: 1024 }), keyDer: keys[0]! };
+  } catch (e) {
+    if (e instanceof ShapeError) throw new VerificationError('TLOG_BODY', `tlog entry body: ${e.message}`);
+    throw e;
+  }
+}
+
+export function verifyCosignKeySignature(trust: TrustMaterial, sig: { payload: Uint8Array; signature: string; bundle?: string }, publicKey: KeyObject, nowMs = Date.now()): DetachedVerification {
+  try {
+    if (sig.bundle === undefined) throw new VerificationError('BUNDLE', 'the signature carries no transparency log bundle: it cannot be verified offline');
+    const entry = parseSetBundle(sig.bundle);
+    let signature: Buffer;
+    try {
+      signature = base64(sig.signature, 'signature', { max: 1024 });
+    } catch (e) {
+      throw new VerificationError('SIGNATURE', `signature annotation: ${(e as Error).message}`);
+    }
+    const logged = loggedKeyEntry(entry.canonicalizedBody);
+    if (!logged.digest.equals(createHash('sha256').update(sig.payload).digest())) throw new VerificationError('TLOG_BODY', 'tlog entry body: the logged digest is not the SHA-256 of the payload');
+    if (!logged.signature.equals(signature)) throw new VerificationError('TLOG_BODY', 'tlog entry body: the logged signature is not this signature');
+    if (!logged.keyDer.equals(publicKey.export({ type: 'spki', format: 'der' }))) throw new VerificationError('TLOG_BODY', 'tlog entry body: the logged key is not the given key');
+    let ok = false;
+    try {
+      ok = cryptoVerify('sha256', sig.payload, publicKey, signature);
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new VerificationError('SIGNATURE', 'the signature does not verify over the payload with the given key');
+    const log = findLog(entry, trust);
+    verifySet(entry, log);
+    const timeMs = checkIntegratedTime(entry, log, nowMs, { notBefore: -Infinity, notAfter: Infinity });
+    return {
+      identity: 'key', issuer: '', integratedTime: entry.integratedTime, logIndex: entry.logIndex,
+      checks: [
+        'tlog entry: a hashedrekord of this payload\'s digest, this signature and the given key',
+        'signature: verifies over the payload with the given key',
+        `inclusion promise (SET): signed by the transparency log ${log.baseUrl} (verified offline)`,
+        `integrated time: ${new Date(timeMs).toISOString()}, not in the future, within the log key's validity`,
+      ],
+    };
+  } catch (e) {
+    if (e instanceof VerificationError) throw e;
+    throw new VerificationError('MALFORMED', `unexpected input: ${(e as Error)?.message ?? String(e)}`);
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * Sigstore bundles (v0.2, v0.3) whose content is a DSSE envelope, as GitHub attestations and cosign v3 attach
+ * them to images as OCI referrers. Exactly one dsse 0.0.1 tlog entry, with both its inclusion promise and a
+ * checkpointed inclusion proof, bound to the envelope's payload, its one signature and the certificate; then
+ * the certificate checks at the integrated time and the statement's subject and predicate type, as for `.att`.
+ * The entry's envelopeHash cannot be checked here (a bundle holds the parsed envelope, not the text that was
+ * logged): the payload hash and signature bind it instead, as every Sigstore verifier does.
+ */
+import { VerificationError } from '../../core/errors.ts';
+import type { ParsedTlogEntry } from '../bundle.ts';
+import type { TrustMaterial } from '../trusted-root.ts';
+import { BoundedCache } from './cache.ts';
+import { verifyCertificateAndSet } from './cosign.ts';
+import { bindEnvelope, checkStatement, parseDsseBody, parseEnvelope, type AttestationExpectation, type VerifiedAttestation } from './dsse.ts';
+import { compilePolicy, type Policy } from './identity.ts';
+import { loadLeaf } from './leaf.ts';
+import { array, base64, literal, object, ShapeError, string, uint } from './strict-json.ts';
+import { findLog, verifyInclusion, type VerifiedCheckpoint } from './tlog.ts';
+
+const V02 = 'application/vnd.dev.sigstore.bundle+json;version=0.2';
+const V03 = ['application/vnd.dev.sigstore.bundle.v0.3+json', 'application/vnd.dev.sigstore.bundle+json;version=0.3'];
+const MAX_BUNDLE_TEXT = 8 * 1024 * 1024;
+/** Verified checkpoints, per trust material: a checkpoint verified with one root's log key proves nothing for another. */
+const checkpointsByTrust = new WeakMap<TrustMaterial, BoundedCache<string, VerifiedCheckpoint>>();
+
+function checkpointsFor(trust: TrustMaterial): BoundedCache<string, VerifiedCheckpoint> {
+  let c = checkpointsByTrust.get(trust);
+  if (!c) {
+    c = new BoundedCache(256);
+    checkpointsByTrust.set(trust, c);
+  }
+  return c;
+}
+
+interface ParsedDsseBundle {
+  leafDer: Buffer;
+  chainDer: Buffer[];
+  entry: ParsedTlogEntry;
+  envelope: unknown;
+}
+
+function parse(input: Buffer): ParsedDsseBundle {
+  if (input.length > MAX_BUNDLE_TEXT) throw new ShapeError('bundle: larger than 8 MiB');
+  let json: unknown;
+  try {
+    json = JSON.parse(input.toString('utf8'));
+  } catch {
+    throw new ShapeError('bundle: not JSON');
+  }
+  const b = object(json, 'bundle', ['mediaType', 'verificationMaterial', 'dsseEnvelope', 'messageSignature'], ['mediaType', 'verificationMaterial']);
+  const mediaType = literal(b.mediaType, 'mediaType', [V02, ...V03]);
+  if (b.dsseEnvelope === undefined || b.messageSignature !== undefined) throw new ShapeError('bundle: not a DSSE bundle');
+  const vm = object(b.verificationMaterial, 'verificationMaterial', ['certificate', 'x509CertificateChain', 'tlogEntries', 'timestampVerificationData'], ['tlogEntries']);
+  const tsv = vm.timestampVerificationData as { rfc3161Timestamps?: unknown[] } | undefined;
+  if (tsv?.rfc3161Timestamps?.length) throw new ShapeError('verificationMaterial.timestampVerificationData: RFC 3161 timestamps are not supported');
+  let certs: Buffer[];
+  if (mediaType === V02) {
+    const chain = array(object(vm.x509CertificateChain, 'verificationMaterial.x509CertificateChain', ['certificates']).certificates, 'certificates', 10);
+    certs = chain.map((c, i) => base64(object(c, `certificates[${i}]`, ['rawBytes']).rawBytes, `certificates[${i}].rawBytes`, { max: 16 * 1024 }));
+    if (certs.length === 0 || vm.certificate !== undefined) throw new ShapeError('verificationMaterial: a v0.2 bundle carries its certificate in x509CertificateChain');
+  } else {
+    if (vm.x509CertificateChain !== undefined) throw new ShapeError('verificationMaterial.x509CertificateChain: not allowed in a v0.3 bundle');
+    certs = [base64(object(vm.certificate, 'verificationMaterial.certificate', ['rawBytes']).rawBytes, 'verificationMaterial.certificate.rawBytes', { max: 16 * 1024 })];
+  }
+  const entries = array(vm.tlogEntries, 'verificationMaterial.tlogEntries', 32);
+  if (entries.length !== 1) throw new ShapeError(`verificationMaterial.tlogEntries: expected exactly one entry, got ${entries.length}`);
+  const p = 'tlogEntries[0]';
+  const e = object(entries[0], p, ['logIndex', 'logId', 'kindVersion', 'integratedTime', 'inclusionPromise', 'inclusionProof', 'canonicalizedBody'],
+    ['logId', 'kindVersion', 'integratedTime', 'inclusionPromise', 'inclusionProof', 'canonicalizedBody']);
+  const kv = object(e.kindVersion, `${p}.kindVersion`, ['kind', 'version']);
+  literal(kv.kind, `${p}.kindVersion.kind`, ['dsse']);
+  literal(kv.version, `${p}.kindVersion.version`, ['0.0.1']);
+  const proof = object(e.inclusionProof, `${p}.inclusionProof`, ['logIndex', 'rootHash', 'treeSize', 'hashes', 'checkpoint'], ['rootHash', 'treeSize', 'checkpoint']);
+  const bodyB64 = string(e.canonicalizedBody, `${p}.canonicalizedBody`);
+  const entry: ParsedTlogEntry = {
+    logIndex: e.logIndex === undefined ? 0 : uint(e.logIndex, `${p}.logIndex`),
+    logId: base64(object(e.logId, `${p}.logId`, ['keyId']).keyId, `${p}.logId.keyId`, { length: 32 }),
+    integratedTime: uint(e.integratedTime, `${p}.integratedTime`),
+    signedEntryTimestamp: base64(object(e.inclusionPromise, `${p}.inclusionPromise`, ['signedEntryTimestamp']).signedEntryTimestamp, `${p}.inclusionPromise.signedEntryTimestamp`, { max: 512 }),
+    inclusionProof: {
+      logIndex: proof.logIndex === undefined ? 0 : uint(proof.logIndex, `${p}.inclusionProof.logIndex`),
+      rootHash: base64(proof.rootHash, `${p}.inclusionProof.rootHash`, { length: 32 }),
+      treeSize: uint(proof.treeSize, `${p}.inclusionProof.treeSize`),
+      hashes: (proof.hashes === undefined ? [] : array(proof.hashes, `${p}.inclusionProof.hashes`, 64)).map((h, i) => base64(h, `${p}.inclusionProof.hashes[${i}]`, { length: 32 })),
+      checkpoint: string(object(proof.checkpoint, `${p}.inclusionProof.checkpoint`, ['envelope']).envelope, `${p}.inclusionProof.checkpoint.envelope`, 64 * 1024),
+    },
+    canonicalizedBody: base64(bodyB64, `${p}.canonicalizedBody`, { max: 256 * 1024 }),
+    canonicalizedBodyBase64: bodyB64,
+  };
+  if (entry.inclusionProof.logIndex !== entry.logIndex) throw new ShapeError(`${p}: the inclusion proof is for another log index`);
+  return { leafDer: certs[0]!, chainDer: certs.slice(1), entry, envelope: b.dsseEnvelope };
+}
+
+/** Verifies a DSSE Sigstore bundle offline against `trust`; throws VerificationError naming the failed check. */
+export function verifyDsseBundle(trust: TrustMaterial, bundle: Buffer, expect: AttestationExpectation, policy: Policy, nowMs = Date.now()): VerifiedAttestation {
+  try {
+    compilePolicy(policy);
+    let b: ParsedDsseBundle;
+    let env;
+    try {
+      b = parse(bundle);
+      env = parseEnvelope(b.envelope);
+    } catch (e) {
+      if (e instanceof ShapeError) throw new VerificationError('BUNDLE', e.message);
+      throw e;
+    }
+    const leaf = loadLeaf(b.leafDer);
+    const checks = [bindEnvelope(parseDsseBody(b.entry.canonicalizedBody), env, leaf, b.leafDer)];
+    const result = verifyCertificateAndSet(trust, leaf, b.chainDer, b.entry, policy, nowMs);
+    verifyInclusion(b.entry, findLog(b.entry, trust), checkpointsFor(trust));
+    result.checks.unshift(...checks, `inclusion proof: entry ${b.entry.logIndex} is in the tree of size ${b.entry.inclusionProof.treeSize}, whose checkpoint the log signed`);
+    const statement = checkStatement(env.payload, expect);
+    result.checks.push(`in-toto statement: predicate type ${statement.predicateType}, a subject with digest sha256:${expect.sha256}`);
+    return { ...result, statement };
+  } catch (e) {
+    if (e instanceof VerificationError) throw e;
+    throw new VerificationError('MALFORMED', `unexpected input: ${(e as Error)?.message ?? String(e)}`);
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * DSSE attestations (cosign's `.att` layers, logged as dsse v0.0.1): the envelope, its one signature by the
+ * certificate key over the pre-authentication encoding, the log entry bound to this envelope and signature,
+ * then the in-toto statement: its subject must name the expected digest (a failed subject check is a failure,
+ * CVE-2026-31830) and its predicate type must be the one asked for (GHSA-vjxv-45g9-9296); a payload that
+ * cannot be read is an error, not a skipped check (GHSA-w6c6-c85g-mmv6).
+ * Exactly one signature: with several, "which one vouches" would be left to chance (TOB-SIGSTORE-9).
+ */
+import { createHash, verify as cryptoVerify } from 'node:crypto';
+import { VerificationError } from '../../core/errors.ts';
+import { pemToDerList } from '../../core/pem.ts';
+import type { TrustMaterial } from '../trusted-root.ts';
+import { canonicalize } from './tlog-body.ts';
+import { parseSetBundle, singleCertificate, verifyCertificateAndSet, type DetachedVerification } from './cosign.ts';
+import { compilePolicy, type Policy } from './identity.ts';
+import { loadLeaf, type LeafState } from './leaf.ts';
+import { array, base64, hex, literal, object, ShapeError, string } from './strict-json.ts';
+
+export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
+const STATEMENT_TYPES = ['https://in-toto.io/Statement/v0.1', 'https://in-toto.io/Statement/v1'];
+const MAX_ENVELOPE = 8 * 1024 * 1024;
+
+export interface InTotoStatement {
+  _type: string;
+  predicateType: string;
+  subject: { name?: string; digest: Record<string, string> }[];
+  predicate: unknown;
+}
+
+export interface DsseAttestation {
+  /** The envelope JSON text exactly as stored (its SHA-256 is the logged envelopeHash). */
+  envelope: Buffer;
+  certificate: string;
+  chain?: string;
+  bundle?: string;
+}
+
+export interface AttestationExpectation {
+  /** sha256 hex of the subject (the image manifest digest). */
+  sha256: string;
+  predicateType: string;
+}
+
+export interface VerifiedAttestation extends DetachedVerification {
+  statement: InTotoStatement;
+}
+
+function shape<T>(fn: () => T, code: string, prefix: string): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof ShapeError) throw new VerificationError(code, `${prefix}: ${e.message}`);
+    throw e;
+  }
+}
+
+// The DSSE v1 PAE, as log/kinds/dsse.ts computes it; repeated here because client/verify may not import log/kinds.
+function preAuthEncoding(payloadType: string, payload: Buffer): Buffer {
+  const type = Buffer.from(payloadType, 'utf8');
+  return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${payload.length} `), payload]);
+}
+
+function parseStatement(payload: Buffer): InTotoStatement {
+  let json: unknown;
+  try {
+    json = JSON.parse(payload.toString('utf8'));
+  } catch {
+    throw new VerificationError('STATEMENT', 'in-toto statement: the payload is not JSON');
+  }
+  return shape(() => {
+    const s = object(json, 'statement', ['_type', 'predicateType', 'subject', 'predicate'], ['_type', 'predicateType', 'subject']);
+    literal(s._type, 'statement._type', STATEMENT_TYPES);
+    const subjects = array(s.subject, 'statement.subject', 1024).map((x, i) => {
+      const o = object(x, `statement.subject[${i}]`, ['name', 'digest', 'uri', 'annotations'], ['digest']);
+      const d = object(o.digest, `statement.subject[${i}].digest`, Object.keys((o.digest ?? {}) as object), []);
+      for (const [k, v] of Object.entries(d)) string(v, `statement.subject[${i}].digest.${k}`, 256);
+      return { name: typeof o.name === 'string' ? o.name : undefined, digest: d as Record<string, string> };
+    });
+    return { _type: s._type as string, predicateType: string(s.predicateType, 'statement.predicateType', 1024), subject: subjects, predicate: s.predicate };
+  }, 'STATEMENT', 'in-toto statement');
+}
+
+export interface ParsedEnvelope {
+  payloadType: string;
+  payload: Buffer;
+  sigText: string;
+  signature: Buffer;
+}
+
+/** A DSSE envelope (JSON object) with exactly one signature (TOB-SIGSTORE-9) and the in-toto payload type. */
+export function parseEnvelope(json: unknown): ParsedEnvelope {
+  return shape(() => {
+    const e = object(json, 'envelope', ['payload', 'payloadType', 'signatures']);
+    const sigs = array(e.signatures, 'envelope.signatures', 16);
+    if (sigs.length !== 1) throw new ShapeError(`envelope.signatures: expected exactly one signature, got ${sigs.length}`);
+    const sig = object(sigs[0], 'envelope.signatures[0]', ['keyid', 'sig'], ['sig']);
+    return {
+      payloadType: literal(e.payloadType, 'envelope.payloadType', [IN_TOTO_PAYLOAD_TYPE]),
+      payload: base64(e.payload, 'envelope.payload', { max: MAX_ENVELOPE }),
+      sigText: string(sig.sig, 'envelope.signatures[0].sig', 2048),
+      signature: base64(sig.sig, 'envelope.signatures[0].sig', { max: 1024 }),
+    };
+  }, 'BUNDLE', 'DSSE envelope');
+}
+
+export interface LoggedDsse {
+  envelopeHash: Buffer;
+  payloadHash: Buffer;
+  signature: string;
+  verifier: string;
+}
+
+/** A dsse 0.0.1 canonical body with exactly one signature. */
+export function parseDsseBody(body: Buffer): LoggedDsse {
+  const bodyText = body.toString('utf8');
+  return shape(() => {
+    let b: unknown;
+    try {
+      b = JSON.parse(bodyText);
+    } catch {
+      throw new ShapeError('not JSON');
+    }
+    if (canonicalize(b) !== bodyText) throw new ShapeError('not canonical JSON (RFC 8785)');
+    const o = object(b, 'body', ['apiVersion', 'kind', 'spec']);
+    literal(o.kind, 'kind', ['dsse']);
+    literal(o.apiVersion, 'apiVersion', ['0.0.1']);
+    const spec = object(o.spec, 'spec', ['envelopeHash', 'payloadHash', 'signatures']);
+    const hash = (v: unknown, p: string) => {
+      const h = object(v, p, ['algorithm', 'value']);
+      literal(h.algorithm, `${p}.algorithm`, ['sha256']);
+      return hex(h.value, `${p}.value`, 32);
+    };
+    const sigs = array(spec.signatures, 'spec.signatures', 16);
+    if (sigs.length !== 1) throw new ShapeError(`spec.signatures: expected exactly one, got ${sigs.length}`);
+    const s = object(sigs[0], 'spec.signatures[0]', ['signature', 'verifier']);
+    return {
+      envelopeHash: hash(spec.envelopeHash, 'spec.envelopeHash'),
+      payloadHash: hash(spec.payloadHash, 'spec.payloadHash'),
+      signature: string(s.signature, 'spec.signatures[0].signature', 2048),
+      verifier: base64(s.verifier, 'spec.signatures[0].verifier', { max: 32 * 1024 }).toString('utf8'),
+    };
+  }, 'TLOG_BODY', 'tlog entry body');
+}
+
+/** The logged entry is about this payload, signature and certificate, and the signature verifies with its key. */
+export function bindEnvelope(logged: LoggedDsse, env: ParsedEnvelope, leaf: LeafState, leafDer: Buffer): string {
+  if (!logged.payloadHash.equals(createHash('sha256').update(env.payload).digest())) throw new VerificationError('TLOG_BODY', 'tlog entry body: the logged payload hash is not this payload\'s');
+  if (logged.signature !== env.sigText) throw new VerificationError('TLOG_BODY', 'tlog entry body: the logged signature is not the envelope\'s');
+  const loggedCert = pemToDerList(logged.verifier);
+  if (loggedCert.length !== 1 || !loggedCert[0]!.equals(leafDer)) throw new VerificationError('TLOG_BODY', 'tlog entry body: the logged verifier is not this certificate');
+  let ok = false;
+  try {
+    ok = cryptoVerify('sha256', preAuthEncoding(env.payloadType, env.payload), leaf.publicKey, env.signature);
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new VerificationError('SIGNATURE', 'the DSSE signature does not verify with the certificate key');
+  return 'tlog entry: a dsse 0.0.1 entry of this payload, signature and certificate; the one DSSE signature verifies with the certificate key';
+}
+
+/** The statement names the expected digest and predicate type; unreadable is a failure, never a skip. */
+export function checkStatement(payload: Buffer, expect: AttestationExpectation): InTotoStatement {
+  const statement = parseStatement(payload);
+  if (statement.predicateType !== expect.predicateType) {
+    throw new VerificationError('PREDICATE_TYPE', `the predicate type is ${JSON.stringify(statement.predicateType.slice(0, 200))}, not ${JSON.stringify(expect.predicateType)}`);
+  }
+  if (!statement.subject.some((x) => x.digest.sha256 === expect.sha256)) {
+    throw new VerificationError('SUBJECT', `no subject of the statement has the digest sha256:${expect.sha256}`);
+  }
+  return statement;
+}
+
+/** Verifies one DSSE attestation offline; throws VerificationError naming the failed check. */
+export function verifyDsseAttestation(trust: TrustMaterial, att: DsseAttestation, expect: AttestationExpectation, policy: Policy, nowMs = Date.now()): VerifiedAttestation {
+  try {
+    compilePolicy(policy);
+    if (att.envelope.length > MAX_ENVELOPE) throw new VerificationError('BUNDLE', 'DSSE envelope: larger than 8 MiB');
+    if (att.bundle === undefined) throw new VerificationError('BUNDLE', 'the attestation carries no transparency log bundle: it cannot be verified offline');
+    const entry = parseSetBundle(att.bundle);
+    let json: unknown;
+    try {
+      json = JSON.parse(att.envelope.toString('utf8'));
+    } catch {
+      throw new VerificationError('BUNDLE', 'DSSE envelope: not JSON');
+    }
+    const env = parseEnvelope(json);
+    const leafDer = singleCertificate(att.certificate, 'certificate annotation');
+    const chainDer = att.chain === undefined || att.chain === '' ? [] : pemToDerList(att.chain);
+    if (chainDer.length > 10) throw new VerificationError('CHAIN', 'chain annotation: more than 10 certificates');
+
+    // The log entry must be a dsse 0.0.1 body about exactly this envelope, payload, signature and certificate.
+    const logged = parseDsseBody(entry.canonicalizedBody);
+    if (!logged.envelopeHash.equals(createHash('sha256').update(att.envelope).digest())) throw new VerificationError('TLOG_BODY', 'tlog entry body: the logged envelope hash is not this envelope\'s');
+    const leaf = loadLeaf(leafDer);
+    const checks = [bindEnvelope(logged, env, leaf, leafDer)];
+    const result = verifyCertificateAndSet(trust, leaf, chainDer, entry, policy, nowMs);
+    result.checks.unshift(...checks);
+
+    const statement = checkStatement(env.payload, expect);
+    result.checks.push(`in-toto statement: predicate type ${statement.predicateType}, a subject with digest sha256:${expect.sha256}`);
+    return { ...result, statement };
+  } catch (e) {
+    if (e instanceof VerificationError) throw e;
+    throw new VerificationError('MALFORMED', `unexpected input: ${(e as Error)?.message ?? String(e)}`);
+  }
+}

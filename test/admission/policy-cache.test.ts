@@ -1,0 +1,56 @@
+import test from 'ava';
+import { findRule, narrow, parsePolicy, PolicyError } from '../../admission/policy.ts';
+import { podImages, podSpecOf } from '../../admission/pod-images.ts';
+import { VerdictCache } from '../../admission/verdict-cache.ts';
+
+test('verdict cache: bounded (least recently used goes first) and entries expire after the TTL', (t) => {
+  let now = 0;
+  const c = new VerdictCache(2, 1000, () => now);
+  const v = { allowed: true, message: 'ok' };
+  c.set('a', v);
+  c.set('b', v);
+  t.deepEqual(c.get('a'), v); // a is now the most recently used
+  c.set('c', v);
+  t.is(c.get('b'), undefined, 'b was the least recently used');
+  t.deepEqual(c.get('a'), v);
+  now = 1000;
+  t.is(c.get('a'), undefined, 'expired');
+  t.is(c.size, 1);
+});
+
+test('policy: globs on namespace and repository, first match wins; bad files are refused', (t) => {
+  const p = parsePolicy(`
+policies:
+  - namespaces: [prod]
+    images: ["reg.io/team/*"]
+    identity: a@x.com
+    issuer: https://i
+  - images: ["reg.io/**"]
+    identityRegexp: '.*@x\\.com'
+    issuer: https://i
+`);
+  t.is(findRule(p, 'prod', 'reg.io/team/app')?.policy.identity, 'a@x.com');
+  t.is(findRule(p, 'prod', 'reg.io/team/app/sub')?.policy.identityRegexp, '.*@x\\.com', '* is one path segment');
+  t.is(findRule(p, 'dev', 'reg.io/team/app')?.policy.identityRegexp, '.*@x\\.com');
+  t.is(findRule(p, 'dev', 'reg.io.evil.net/team/app'), undefined);
+  t.is(p.unmatched, 'deny');
+  for (const bad of ['policies: [{identity: a, issuer: b, extra: 1}]', 'policies: [{identity: a, identityRegexp: b, issuer: c}]', 'nope: 1', 'policies: [{identity: a, issuer: b, attestations: [bogus]}]']) {
+    t.throws(() => parsePolicy(bad), { instanceOf: PolicyError }, bad);
+  }
+});
+
+test('annotations narrow: must satisfy the rule, then become exact', (t) => {
+  t.deepEqual(narrow({ identityRegexp: '.*@x\\.com', issuer: 'https://i' }, 'a@x.com', undefined), { identity: 'a@x.com', identityRegexp: undefined, issuer: 'https://i' });
+  t.throws(() => narrow({ identityRegexp: '.*@x\\.com', issuer: 'https://i' }, 'a@y.com', undefined), { instanceOf: PolicyError });
+  t.throws(() => narrow({ identity: 'a@x.com', issuer: 'https://i' }, undefined, 'https://other'), { instanceOf: PolicyError });
+});
+
+test('pod images: every container list, with JSON pointers; other kinds have none', (t) => {
+  const spec = { containers: [{ name: 'a', image: 'x' }], initContainers: [{ name: 'i', image: 'y' }], ephemeralContainers: [{ name: 'e', image: 'z' }] };
+  const at = podSpecOf('StatefulSet', { spec: { template: { metadata: { annotations: { k: 'v', n: 1 } }, spec } } })!;
+  t.deepEqual(at.annotations, { k: 'v' });
+  t.deepEqual(podImages(at).map((i) => i.pointer), ['/spec/template/spec/containers/0/image', '/spec/template/spec/initContainers/0/image', '/spec/template/spec/ephemeralContainers/0/image']);
+  t.is(podSpecOf('Service', {}), undefined);
+  t.throws(() => podImages(podSpecOf('Pod', { spec: { containers: [{ name: 'a' }] } })!));
+  t.throws(() => podImages(podSpecOf('Pod', { spec: null })!));
+});
