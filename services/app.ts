@@ -1,9 +1,9 @@
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import Router from '@koa/router';
 import { pino, type Logger } from 'pino';
-import { randomUUID } from 'node:crypto';
 import type { ServeConfig } from './config.ts';
 import { errorMiddleware } from './errors.ts';
 import { bodyMiddleware } from './body.ts';
@@ -12,7 +12,14 @@ import { createCaService, type CaService } from './ca-service.ts';
 import { loadOrCreateCa } from './ca-files.ts';
 import { httpSctSource } from './sct-http.ts';
 import { buildSigningConfig, buildTrustedRoot, type TrustParts } from './trust.ts';
-import { fetchRemoteTrust } from './remote-trust.ts';
+import { fetchCaRoots, fetchRemoteTrust } from './remote-trust.ts';
+import { createMetrics, type StackMetrics } from './metrics.ts';
+import { observedMerkleLog } from './observed-log.ts';
+import { healthRouter, peerAlive, type ReadinessCheck } from './health.ts';
+import { currentRequestId, errorCodeRecorder, requestContext, requestIdMixin, routePatterns } from './request-context.ts';
+import { rateLimitMiddleware } from './rate-limit.ts';
+import { issuedCertificatesMiddleware } from './issued-certificates.ts';
+import { parseIssuerConfig, lookupIssuer } from '../ca/issuers.ts';
 import type { CtLog } from '../log/ct/ct-log.ts';
 import type { SctSource } from '../ca/sct-source.ts';
 import { SigstackError, UnavailableError } from '../core/errors.ts';
@@ -23,7 +30,14 @@ export interface RunningStack {
   endpoints: Record<string, string>;
   logger: Logger;
   server: http.Server;
+  metrics: StackMetrics;
+  /** Stops accepting, lets in-flight requests finish (10 s at most), commits pending appends, closes the databases. */
   close(): Promise<void>;
+}
+
+/** The logger `serve` uses: JSON lines on stdout, each line written while serving a request carries its id. */
+export function createLogger(level: string): Logger {
+  return pino({ level, mixin: requestIdMixin });
 }
 
 /** The CA's SctSource wired straight to the CT log; a refusal of our own precertificate is the log's failure, not the client's. */
@@ -43,19 +57,36 @@ function inProcessSctSource(ct: CtLog): SctSource {
 function publicUrlFor(cfg: ServeConfig, port: number): string {
   if (cfg.publicUrl) return cfg.publicUrl;
   const host = cfg.host === '0.0.0.0' || cfg.host === '::' ? '127.0.0.1' : cfg.host;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return `${cfg.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** OIDC issuer URL -> its configured type, for the certificates-issued metric (the dev issuer is an email issuer). */
+function issuerTypes(cfg: ServeConfig, devIssuers: string[]): (issuer: string) => string {
+  let config: ReturnType<typeof parseIssuerConfig> | undefined;
+  try {
+    config = cfg.oidcConfig ? parseIssuerConfig(cfg.oidcConfig.text, cfg.oidcConfig.path) : undefined;
+  } catch {
+    config = undefined; // the CA itself refused to start on a bad file; this is only a label
+  }
+  return (issuer) => (devIssuers.includes(issuer) ? 'email' : (config && lookupIssuer(config, issuer)?.type) ?? 'unknown');
 }
 
 /**
- * Starts the configured services on one HTTP port. The port is bound first (so port 0 works and the public URL
- * is known), then the services are built and the handler is switched on.
+ * Starts the configured services on one HTTP(S) port. The port is bound first (so port 0 works and the public
+ * URL is known), then the services are built and the handler is switched on.
  */
-export async function startStack(cfg: ServeConfig, logger: Logger = pino({ level: cfg.logLevel })): Promise<RunningStack> {
+export async function startStack(cfg: ServeConfig, logger: Logger = createLogger(cfg.logLevel)): Promise<RunningStack> {
   let handler: http.RequestListener = (_req, res) => {
     res.statusCode = 503;
     res.end('starting');
   };
-  const server = http.createServer((req, res) => handler(req, res));
+  let closingDown = false;
+  const listener: http.RequestListener = (req, res) => {
+    // once closing, every response ends its connection: keep-alive clients must not slip new requests in
+    if (closingDown) res.setHeader('Connection', 'close');
+    handler(req, res);
+  };
+  const server: http.Server = cfg.tls ? https.createServer({ cert: cfg.tls.cert, key: cfg.tls.key }, listener) : http.createServer(listener);
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -63,18 +94,20 @@ export async function startStack(cfg: ServeConfig, logger: Logger = pino({ level
   });
   const { port } = server.address() as AddressInfo;
   const url = publicUrlFor(cfg, port);
+  const metrics = createMetrics();
+  const observe = (log: Parameters<typeof observedMerkleLog>[0], name: string) => observedMerkleLog(log, name, metrics);
 
   let log: LogService | undefined;
   let ca: CaService | undefined;
   try {
     if (cfg.services === 'all') {
       const { chainDer } = loadOrCreateCa(cfg.dataDir);
-      log = createLogService({ dataDir: cfg.dataDir, publicUrl: url, caRoots: [chainDer.at(-1)!] });
+      log = createLogService({ dataDir: cfg.dataDir, publicUrl: url, caRoots: [chainDer.at(-1)!], observe });
       ca = await createCaService({ ...cfg, publicUrl: url, sctSource: inProcessSctSource(log.ct) });
     } else if (cfg.services === 'log') {
-      const roots = cfg.caUrl ? (await fetchRemoteTrust(cfg.caUrl, logger)).caRoots : [];
+      const roots = cfg.caUrl ? await fetchCaRoots(cfg.caUrl, logger) : [];
       if (roots.length === 0) throw new Error('`serve log` needs --ca-url so its CT log knows which CA it serves');
-      log = createLogService({ dataDir: cfg.dataDir, publicUrl: url, caRoots: roots });
+      log = createLogService({ dataDir: cfg.dataDir, publicUrl: url, caRoots: roots, observe });
     } else {
       ca = await createCaService({ ...cfg, publicUrl: url, sctSource: httpSctSource(cfg.logUrl!) });
     }
@@ -86,16 +119,44 @@ export async function startStack(cfg: ServeConfig, logger: Logger = pino({ level
 
   const trustParts = async (): Promise<TrustParts> => {
     const parts: TrustParts = { ...log?.trust, ...ca?.trust };
-    if (!log && cfg.logUrl) Object.assign(parts, (await fetchRemoteTrust(cfg.logUrl, logger)).logParts);
+    if (!log && cfg.logUrl) {
+      // one attempt per request: a client waits seconds, not the start-up retry minute, while the log is down
+      try {
+        Object.assign(parts, (await fetchRemoteTrust(cfg.logUrl, logger, 0)).logParts);
+      } catch (err) {
+        throw new UnavailableError(`the log at ${cfg.logUrl} is unreachable: ${(err as Error).message}`);
+      }
+    }
     return parts;
   };
-  const meta = trustRouter(trustParts);
+  const checks: Record<string, ReadinessCheck> = {};
+  if (log) {
+    const l = log;
+    checks.database = () => `rekor tree of ${l.rekor.size()} entries readable`;
+    checks.logKeys = () => {
+      if (!l.trust.tlog || !l.trust.ctlog) throw new Error('log keys not loaded');
+      return 'rekor and ct keys loaded';
+    };
+  }
+  if (ca) {
+    const c = ca;
+    checks.caKeys = () => {
+      if (c.chainDer.length === 0) throw new Error('CA chain not loaded');
+      return `CA chain of ${c.chainDer.length} loaded`;
+    };
+  }
+  if (cfg.services === 'ca') checks.log = () => peerAlive(cfg.logUrl!);
+
+  const routers = [healthRouter(checks, metrics), trustRouter(trustParts), ...(log?.routers ?? []), ...(ca?.routers ?? [])];
   const app = new Koa();
   app.proxy = false;
-  app.use(requestLog(logger));
-  app.use(errorMiddleware(logger));
+  app.use(requestContext(logger, metrics, routePatterns(routers)));
+  app.use(errorMiddleware({ error: (obj, msg) => logger.error({ ...obj, reqId: currentRequestId() }, msg) }));
+  app.use(errorCodeRecorder());
+  app.use(rateLimitMiddleware(cfg.rateLimit));
   app.use(bodyMiddleware(cfg.bodyLimit));
-  for (const r of [meta, ...(log?.routers ?? []), ...(ca?.routers ?? [])]) app.use(r.routes()).use(r.allowedMethods());
+  if (ca) app.use(issuedCertificatesMiddleware(metrics, issuerTypes(cfg, ca.issuerUrls)));
+  for (const r of routers) app.use(r.routes()).use(r.allowedMethods());
   handler = app.callback();
 
   const endpoints: Record<string, string> = {};
@@ -105,6 +166,7 @@ export async function startStack(cfg: ServeConfig, logger: Logger = pino({ level
     endpoints['RFC 6962 CT log'] = `${url}/ct/v1/get-sth`;
   }
   endpoints['trusted_root.json'] = `${url}/sigstack/v1/trusted_root.json`;
+  endpoints['health, readiness, metrics'] = `${url}/healthz ${url}/readyz ${url}/metrics`;
   for (const issuer of ca?.issuerUrls ?? []) endpoints['dev OIDC issuer (DEV ONLY)'] = issuer;
 
   let closing: Promise<void> | undefined;
@@ -113,25 +175,26 @@ export async function startStack(cfg: ServeConfig, logger: Logger = pino({ level
     endpoints,
     logger,
     server,
+    metrics,
     close: () =>
       (closing ??= (async () => {
-        // stop accepting, let in-flight requests finish (bounded), then flush and close the databases
+        // Stop accepting; idle keep-alive sockets go now, busy ones once their response is written (with
+        // `Connection: close`). Requests still running after 10 s are cut; their appends are still committed
+        // below, but they were never acknowledged.
+        closingDown = true;
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const timer = setTimeout(() => server.closeAllConnections(), 10_000);
         await closed;
         clearTimeout(timer);
-        await log?.close();
+        await log?.close(); // commits the pending batch, then closes the databases
       })()),
   };
 }
 
-/** Health and the deployment's trust documents (what `sigstack trusted-root --url` fetches). */
+/** The deployment's trust documents (what `sigstack trusted-root --url` fetches). */
 function trustRouter(trustParts: () => Promise<TrustParts>): Router {
   const r = new Router();
-  r.get('/healthz', (ctx) => {
-    ctx.body = { status: 'ok' };
-  });
   r.get('/sigstack/v1/trusted_root.json', async (ctx) => {
     ctx.body = buildTrustedRoot(await trustParts());
   });
@@ -144,18 +207,4 @@ function trustRouter(trustParts: () => Promise<TrustParts>): Router {
     });
   });
   return r;
-}
-
-function requestLog(logger: Logger): Koa.Middleware {
-  return async (ctx, next) => {
-    const start = process.hrtime.bigint();
-    const reqId = ctx.get('x-request-id') || randomUUID();
-    ctx.set('X-Request-Id', reqId);
-    try {
-      await next();
-    } finally {
-      // never the body or headers: tokens and keys must not reach the logs
-      logger.info({ reqId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Number(process.hrtime.bigint() - start) / 1e6 }, 'request');
-    }
-  };
 }

@@ -9,6 +9,7 @@ const GRPC_CODE_BY_STATUS: Record<number, number> = {
   404: 5, // NotFound
   409: 6, // AlreadyExists
   413: 8, // ResourceExhausted
+  429: 8, // ResourceExhausted (rate limited)
   422: 3,
   500: 13, // Internal
   503: 14, // Unavailable

@@ -34,3 +34,29 @@ async function fetchOnce(url: string): Promise<{ caRoots: Buffer[]; logParts: Pi
       : undefined;
   return { caRoots, logParts: { tlog: logPart(root.tlogs[0]), ctlog: logPart(root.ctlogs[0]) } };
 }
+
+/**
+ * `serve log`: the CA roots its CT log accepts, from the CA's Fulcio trust bundle (`/api/v2/trustBundle`). Not
+ * from the CA's trusted_root.json: in a split deployment that document needs the log's keys, so the log asking
+ * for it at start would wait on itself. Retries like fetchRemoteTrust.
+ */
+export async function fetchCaRoots(url: string, logger: Logger, deadlineMs = 60_000): Promise<Buffer[]> {
+  const until = Date.now() + deadlineMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await fetch(`${url}/api/v2/trustBundle`, { signal: AbortSignal.timeout(5000), redirect: 'error' });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      const body = (await res.json()) as { chains?: { certificates?: unknown[] }[] };
+      const roots = (body.chains ?? [])
+        .map((c) => c.certificates?.at(-1))
+        .filter((pem): pem is string => typeof pem === 'string' && pem.includes('-----BEGIN CERTIFICATE-----'))
+        .map((pem) => Buffer.from(pem.replace(/-----(BEGIN|END) CERTIFICATE-----|\s+/g, ''), 'base64'));
+      if (roots.length === 0) throw new Error('the trust bundle holds no certificate chain');
+      return roots;
+    } catch (err) {
+      if (Date.now() > until) throw new Error(`could not read the CA roots from ${url}: ${(err as Error).message}`);
+      logger.warn({ url, attempt, err: (err as Error).message }, 'CA not ready, retrying');
+      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * attempt)));
+    }
+  }
+}

@@ -1,0 +1,38 @@
+import type { Command } from 'commander';
+
+/** `sigstack config check FILE`: validates a configuration file (and the SIGSTACK_* overrides) as `serve` would. */
+export function register(program: Command): void {
+  const config = program.command('config').description('work with the sigstack configuration file');
+  config
+    .command('check')
+    .description('validate a YAML configuration file, with the SIGSTACK_* environment overrides applied, as `serve --config` would')
+    .argument('<file>', 'the YAML configuration file')
+    .option('--no-env', 'ignore SIGSTACK_* environment variables')
+    .action(async (file: string, options: { env: boolean }) => {
+      const { loadConfigLayers } = await import('../../services/config-file.ts');
+      const { parseServeConfig } = await import('../../services/config.ts');
+      const { parseIssuerConfig } = await import('../../ca/issuers.ts');
+      const env = options.env ? process.env : {};
+      const layers = loadConfigLayers({ file, env: { ...env, SIGSTACK_CONFIG: undefined } });
+      const cfg = parseServeConfig(layers.service ?? 'all', layers.raw);
+      // the issuer file is checked here too: a typo in it would otherwise only surface when the CA starts
+      const issuers = cfg.oidcConfig ? parseIssuerConfig(cfg.oidcConfig.text, cfg.oidcConfig.path) : undefined;
+      const lines = [
+        `${layers.file}: valid`,
+        `  service      ${cfg.services}`,
+        `  listen       ${cfg.tls ? 'https' : 'http'}://${cfg.host}:${cfg.port}`,
+        `  data-dir     ${cfg.dataDir}`,
+        `  public-url   ${cfg.publicUrl ?? '(from host and port)'}`,
+        `  oidc-config  ${cfg.oidcConfig ? `${cfg.oidcConfig.path} (${issuers!.issuers.size} issuers, ${issuers!.metaIssuers.length} meta issuers)` : '(none)'}`,
+        `  dev-oidc     ${cfg.devOidc}`,
+        ...(cfg.logUrl ? [`  log-url      ${cfg.logUrl}`] : []),
+        ...(cfg.caUrl ? [`  ca-url       ${cfg.caUrl}`] : []),
+        `  body-limit   ${cfg.bodyLimit} bytes`,
+        `  rate-limit   ${cfg.rateLimit.ratePerSecond ? `${cfg.rateLimit.ratePerSecond}/s per client, burst ${cfg.rateLimit.burst}` : 'off'}`,
+        `  log-level    ${cfg.logLevel}`,
+      ];
+      const overridden = Object.entries(layers.raw.sources ?? {}).filter(([, s]) => s.startsWith('SIGSTACK_')).map(([, s]) => s);
+      if (overridden.length) lines.push(`  overridden by the environment: ${overridden.join(', ')}`);
+      process.stdout.write(`${lines.join('\n')}\n`);
+    });
+}

@@ -1,0 +1,229 @@
+import { createHash } from 'node:crypto';
+import { chmodSync, closeSync, createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve, sep } from 'node:path';
+import { once } from 'node:events';
+import Database from 'better-sqlite3';
+import { openMerkleLog } from '../log/merkle-log.ts';
+import { signCheckpoint, verifyCheckpoint } from '../log/checkpoint.ts';
+import { signerFromPem } from '../core/signer.ts';
+import { readMeta } from './meta.ts';
+
+/**
+ * Backups of a data folder into one archive file, taken online (while a server appends), and restores that prove
+ * themselves. Each log database is copied with SQLite's online backup API from a read-only connection, so the copy
+ * is one consistent snapshot whatever the server writes meanwhile; the backup then signs a checkpoint of each copied
+ * tree with that tree's own key. A restore refuses an archive whose trees do not have the signed roots.
+ *
+ * Archive: `SIGSTACK-BACKUP 1\n`, one JSON manifest line, then the files' bytes in manifest order. It holds the
+ * private keys: it is written 0600 and must be kept like the data folder itself.
+ */
+const MAGIC = 'SIGSTACK-BACKUP 1\n';
+const LOGS = ['rekor', 'ct'] as const;
+type LogName = (typeof LOGS)[number];
+
+export interface BackupManifest {
+  version: 1;
+  createdAt: string;
+  files: { path: string; size: number; sha256: string }[];
+  /** Per tree: a checkpoint note of the copied tree, signed with the tree's key in the backup. */
+  checkpoints: Record<LogName, string>;
+}
+
+export interface BackupProgress {
+  /** What is being copied: `log/rekor.db`, or `archive`. */
+  step: string;
+  done: number;
+  total: number;
+}
+
+export class BackupError extends Error {}
+
+const originOf = (signerName: string, name: LogName, treeId: string) => (name === 'rekor' ? `${signerName} - ${treeId}` : `${signerName} - ct`);
+
+/** Copies `dataDir` into the archive `to`. Safe while a server uses the folder. Returns the manifest written. */
+export async function backupDataDir(dataDir: string, to: string, onProgress: (p: BackupProgress) => void = () => undefined): Promise<BackupManifest> {
+  dataDir = resolve(dataDir);
+  const meta = readMeta(dataDir);
+  if (!meta.log) throw new BackupError(`${dataDir} holds no log (no log in meta.json): nothing to back up`);
+  const work = mkdtempSync(join(dirname(resolve(to)), '.sigstack-backup-'));
+  try {
+    const files: { path: string; source: string }[] = [];
+    const checkpoints = {} as Record<LogName, string>;
+    for (const name of LOGS) {
+      const rel = `log/${name}.db`;
+      const copy = join(work, `${name}.db`);
+      await snapshotDatabase(join(dataDir, rel), copy, (done, total) => onProgress({ step: rel, done, total }));
+      const signer = signerFromPem(readFileSync(join(dataDir, 'keys', `${name}.key.pem`), 'utf8'));
+      const log = openMerkleLog({ path: copy });
+      try {
+        const size = log.size();
+        checkpoints[name] = signCheckpoint({ origin: originOf(meta.log.signerName, name, meta.log.treeId), size, rootHash: log.rootHash(size) }, meta.log.signerName, signer);
+      } finally {
+        await log.close();
+      }
+      // the copy in its own journal mode, closed: one self-contained file
+      files.push({ path: rel, source: copy });
+    }
+    for (const dir of ['keys', 'ca']) {
+      if (!existsSync(join(dataDir, dir))) continue;
+      for (const f of readdirSync(join(dataDir, dir))) {
+        if (f.endsWith('.tmp') || !statSync(join(dataDir, dir, f)).isFile()) continue;
+        files.push({ path: `${dir}/${f}`, source: join(dataDir, dir, f) });
+      }
+    }
+    files.push({ path: 'meta.json', source: join(dataDir, 'meta.json') });
+
+    const entries = [];
+    for (const f of files) entries.push({ path: f.path, size: statSync(f.source).size, sha256: await sha256File(f.source) });
+    const manifest: BackupManifest = { version: 1, createdAt: new Date().toISOString(), files: entries, checkpoints };
+    const tmp = `${resolve(to)}.partial`;
+    const out = createWriteStream(tmp, { mode: 0o600 });
+    out.write(MAGIC);
+    out.write(`${JSON.stringify(manifest)}\n`);
+    const total = entries.reduce((n, e) => n + e.size, 0);
+    let done = 0;
+    for (const f of files) {
+      for await (const chunk of createReadStream(f.source)) {
+        if (!out.write(chunk)) await once(out, 'drain');
+        done += (chunk as Buffer).length;
+        onProgress({ step: 'archive', done, total });
+      }
+    }
+    out.end();
+    await once(out, 'finish');
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, resolve(to));
+    return manifest;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * SQLite online backup from a read-only connection. Each step copies a slice and lets the event loop run (the
+ * progress display); a write by the server restarts the copy, so after a few restarts the rest is copied in one
+ * step, which in WAL mode holds only a read snapshot and never blocks the writer.
+ */
+async function snapshotDatabase(source: string, dest: string, progress: (done: number, total: number) => void): Promise<void> {
+  if (!existsSync(source)) throw new BackupError(`no database at ${source}`);
+  const db = new Database(source, { readonly: true, fileMustExist: true });
+  try {
+    let lastRemaining = Infinity;
+    let restarts = 0;
+    await db.backup(dest, {
+      progress({ totalPages, remainingPages }) {
+        if (remainingPages > lastRemaining) restarts++;
+        lastRemaining = remainingPages;
+        progress(totalPages - remainingPages, totalPages);
+        return restarts >= 3 ? totalPages : 4096;
+      },
+    });
+  } finally {
+    db.close();
+  }
+  // a self-contained file: no WAL beside it
+  const copy = new Database(dest);
+  copy.pragma('journal_mode = DELETE');
+  copy.close();
+}
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** Reads the manifest of an archive (magic line, JSON line) and where the file bytes start. */
+export function readManifest(archive: string): { manifest: BackupManifest; offset: number } {
+  const fd = openSync(archive, 'r');
+  try {
+    const head = Buffer.alloc(1 << 20);
+    const n = readSync(fd, head, 0, head.length, 0);
+    const text = head.subarray(0, n).toString('latin1');
+    if (!text.startsWith(MAGIC)) throw new BackupError(`${archive} is not a sigstack backup`);
+    const end = text.indexOf('\n', MAGIC.length);
+    if (end < 0) throw new BackupError(`${archive}: truncated manifest`);
+    const manifest = JSON.parse(head.subarray(MAGIC.length, end).toString('utf8')) as BackupManifest;
+    if (manifest.version !== 1 || !Array.isArray(manifest.files)) throw new BackupError(`${archive}: unsupported backup version`);
+    return { manifest, offset: end + 1 };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Restores an archive into `dataDir`, which must not exist or be empty. Every file's hash is checked, then each
+ * restored tree must have exactly the size and root of the checkpoint signed in the backup with that tree's key;
+ * otherwise nothing is left behind. Returns the restored tree sizes.
+ */
+export async function restoreDataDir(archive: string, dataDir: string, onProgress: (p: BackupProgress) => void = () => undefined): Promise<Record<LogName, number>> {
+  dataDir = resolve(dataDir);
+  if (existsSync(dataDir) && readdirSync(dataDir).length > 0) throw new BackupError(`${dataDir} is not empty: restore into a new folder`);
+  const { manifest, offset } = readManifest(archive);
+  const staging = mkdtempSync(join(dirname(dataDir), '.sigstack-restore-'));
+  try {
+    const total = manifest.files.reduce((n, e) => n + e.size, 0);
+    let done = 0;
+    let position = offset;
+    const fd = openSync(archive, 'r');
+    try {
+      for (const f of manifest.files) {
+        const target = resolve(staging, f.path);
+        if (!target.startsWith(staging + sep) || f.path.includes('\\')) throw new BackupError(`${archive}: unsafe path ${f.path} in the manifest`);
+        mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
+        const h = createHash('sha256');
+        const out = openSync(target, 'w', f.path.startsWith('keys/') ? 0o600 : 0o644);
+        try {
+          const buf = Buffer.alloc(1 << 20);
+          for (let left = f.size; left > 0;) {
+            const n = readSync(fd, buf, 0, Math.min(buf.length, left), position);
+            if (n === 0) throw new BackupError(`${archive}: truncated in ${f.path}`);
+            h.update(buf.subarray(0, n));
+            writeFileSync(out, buf.subarray(0, n));
+            position += n;
+            left -= n;
+            done += n;
+            onProgress({ step: 'restore', done, total });
+          }
+        } finally {
+          closeSync(out);
+        }
+        if (h.digest('hex') !== f.sha256) throw new BackupError(`${archive}: ${f.path} is corrupt (SHA-256 differs from the manifest)`);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    const meta = readMeta(staging);
+    if (!meta.log) throw new BackupError(`${archive}: meta.json has no log`);
+    const sizes = {} as Record<LogName, number>;
+    for (const name of LOGS) {
+      const signer = signerFromPem(readFileSync(join(staging, 'keys', `${name}.key.pem`), 'utf8'));
+      const note = manifest.checkpoints?.[name];
+      if (typeof note !== 'string') throw new BackupError(`${archive}: no signed checkpoint for the ${name} log`);
+      let signed: { origin: string; size: number; rootHash: Buffer };
+      try {
+        signed = verifyCheckpoint(note, [{ name: meta.log.signerName, publicKey: signer.publicKey, keyId: signer.keyId }]);
+      } catch (err) {
+        throw new BackupError(`${archive}: the ${name} checkpoint is not signed by the backed-up ${name} key: ${(err as Error).message}`);
+      }
+      if (signed.origin !== originOf(meta.log.signerName, name, meta.log.treeId)) throw new BackupError(`${archive}: the ${name} checkpoint is for another log (${signed.origin})`);
+      const log = openMerkleLog({ path: join(staging, 'log', `${name}.db`) });
+      try {
+        const size = log.size();
+        if (size !== signed.size) throw new BackupError(`${archive}: the ${name} log has ${size} entries, its signed checkpoint ${signed.size}`);
+        if (!log.rootHash(size).equals(signed.rootHash)) throw new BackupError(`${archive}: the ${name} log's root does not match its last signed checkpoint`);
+        sizes[name] = size;
+      } finally {
+        await log.close();
+      }
+    }
+    mkdirSync(dirname(dataDir), { recursive: true });
+    if (existsSync(dataDir)) rmSync(dataDir, { recursive: true });
+    renameSync(staging, dataDir);
+    chmodSync(join(dataDir, 'keys'), 0o700);
+    return sizes;
+  } catch (err) {
+    rmSync(staging, { recursive: true, force: true });
+    throw err;
+  }
+}
