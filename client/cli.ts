@@ -19,9 +19,20 @@ const commands: Record<string, [string, () => Promise<{ register: Register }>]> 
   sign: ['sign a file keylessly and write a Sigstore bundle', () => import('./commands/sign.ts')],
   verify: ['verify a file against a bundle and a trusted root, offline', () => import('./commands/verify.ts')],
   'trusted-root': ['write the deployment trusted_root.json (and signing_config.json)', () => import('./commands/trusted-root.ts')],
+  config: ['check a YAML configuration file (sigstack config check FILE)', () => import('./commands/config.ts')],
+  'sign-image': ['sign a container image in an OCI registry (cosign layout)', () => import('./commands/sign-image.ts')],
+  'verify-image': ['verify the cosign signatures of a container image, offline', () => import('./commands/verify-image.ts')],
+  attest: ['attach a signed in-toto attestation to a container image', () => import('./commands/attest.ts')],
+  'verify-attestation': ['verify the attestations of a container image, offline', () => import('./commands/verify-attestation.ts')],
+  'serve-admission': ['run the Kubernetes admission webhook that admits only verified images', () => import('../admission/command.ts')],
+  'generate-key-pair': ['write cosign.key and cosign.pub for signing with a managed key', () => import('./commands/generate-key-pair.ts')],
+  'dev-token': ['mint a token from the dev OIDC issuer of `serve --dev-oidc` (test harnesses)', () => import('./commands/dev-token.ts')],
+  ca: ['CA key ceremony: `ca init` (offline root + intermediate) and `ca rotate`', () => import('./commands/ca.ts')],
 };
 
 async function main(argv: string[]): Promise<void> {
+  // `sigstack serve admission` is the webhook's own command with its own options (TLS, policy, trusted root)
+  if (argv[2] === 'serve' && argv[3] === 'admission') argv = [argv[0]!, argv[1]!, 'serve-admission', ...argv.slice(4)];
   const wanted = argv[2];
   const entries = wanted && commands[wanted] ? [[wanted, commands[wanted]] as const] : Object.entries(commands);
   if (entries.length === 1) {

@@ -8,7 +8,7 @@ export function register(program: Command): void {
   program
     .command('serve')
     .description('run the stack: the CA (Fulcio v2 API), the Rekor v1 API and the RFC 6962 CT log on one port, or one service alone')
-    .argument('[service]', 'all | ca | log (default all, or `service:` in the configuration file)')
+    .argument('[service]', 'all | ca | log (default all, or `service:` in the configuration file); `serve admission` runs the webhook')
     .option('--config <file>', 'YAML configuration file (also SIGSTACK_CONFIG); flags > SIGSTACK_* variables > file > defaults')
     .option('--host <host>', 'address to bind (default 127.0.0.1)')
     .option('--port <port>', 'port to listen on (0 = any free port); default 3000, or 5555 for `serve ca`')
