@@ -1,6 +1,6 @@
 import { AsnConvert } from '@peculiar/asn1-schema';
 import {
-  AttributeTypeAndValue, AttributeValue, Extensions, KeyUsageFlags, Name, RelativeDistinguishedName, SubjectPublicKeyInfo,
+  AttributeTypeAndValue, AttributeValue, Certificate, Extensions, KeyUsageFlags, Name, RelativeDistinguishedName, SubjectPublicKeyInfo,
   TBSCertificate, Validity, Version,
 } from '@peculiar/asn1-x509';
 import type { Signer } from '../core/signer.ts';
@@ -78,4 +78,29 @@ export function createCaHierarchy(opts: CaHierarchyOptions): { rootDer: Buffer; 
   ]), opts.rootSigner);
 
   return { rootDer, intermediateDer };
+}
+
+/**
+ * A new intermediate under an existing root (`sigstack ca rotate`): same profile as createCaHierarchy's, issued
+ * by the root certificate's subject, ending a day before the root. The CN carries the date so that operators
+ * (and `openssl x509 -text`) can tell the generations apart; verifiers tell them apart by key identifier.
+ */
+export function createIntermediate(opts: { rootSigner: Signer; rootDer: Buffer; intermediateSigner: Signer; organization?: string; now?: Date }): Buffer {
+  const root = AsnConvert.parse(opts.rootDer, Certificate);
+  if (!Buffer.from(AsnConvert.serialize(root.tbsCertificate.subjectPublicKeyInfo)).equals(opts.rootSigner.publicKeyDer)) {
+    throw new Error('the root key does not belong to the root certificate');
+  }
+  const organization = opts.organization ?? 'sigstack';
+  const now = opts.now ?? new Date();
+  const notBefore = wholeSeconds(now.getTime());
+  const notAfter = new Date(root.tbsCertificate.validity.notAfter.getTime().getTime() - DAY_MS);
+  if (notAfter <= notBefore) throw new Error('the root certificate expires too soon to issue an intermediate');
+  const name = subjectName(organization, `${organization} intermediate ${notBefore.toISOString().slice(0, 10)}`);
+  return signTbs(caTbs(name, root.tbsCertificate.subject, opts.intermediateSigner, notBefore, notAfter, [
+    keyUsageExtension(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign),
+    codeSigningEkuExtension(),
+    basicConstraintsExtension(true, 0),
+    subjectKeyIdExtension(keyIdentifier(opts.intermediateSigner.publicKeyDer)),
+    authorityKeyIdExtension(keyIdentifier(opts.rootSigner.publicKeyDer)),
+  ]), opts.rootSigner);
 }

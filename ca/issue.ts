@@ -3,6 +3,7 @@ import { UnavailableError } from '../core/errors.ts';
 import { serializeSctList } from '../core/sct.ts';
 import type { Signer } from '../core/signer.ts';
 import { createFinalCertificate, createPrecertificate, draftLeaf, loadIssuingAuthority, type IssuingAuthority } from './certificate.ts';
+import { enforceClaimPolicy } from './claim-policy.ts';
 import { principalFromToken } from './identity/index.ts';
 import type { IssuerConfig } from './issuers.ts';
 import { proveKeyPossession } from './pop.ts';
@@ -72,6 +73,8 @@ export class CertificateAuthority {
   async issue(body: unknown, bearerToken?: string): Promise<{ chainPem: string[] }> {
     const request = parseSigningCertRequest(body, bearerToken);
     const token = await this.tokens.verify(request.token);
+    // The operator's issuance policy (403 naming the rule) comes before any key or certificate work.
+    enforceClaimPolicy(token.settings.policy, token.claims, token.issuer);
     const principal = principalFromToken(token);
     const publicKeyDer = proveKeyPossession(request.key, principal.name);
 

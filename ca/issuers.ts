@@ -1,18 +1,29 @@
-import { parse as parseYaml } from 'yaml';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { JSONWebKeySet } from 'jose';
+import { parseDocument } from 'yaml';
+import { parseCiIssuerMetadata, type CiIssuerMetadata } from './ci-metadata.ts';
+import { parseClaimPolicy, type ClaimRule } from './claim-policy.ts';
+import { canonicalKeys, checkAllowedDomain, checkHttpUrl, isRecord, optionalString, requiredString, yamlLineOf } from './config-fields.ts';
+import { parseTrustDomain } from './identity/spiffe.ts';
 
 /**
- * Fulcio's issuer configuration (`OIDCIssuers`, `MetaIssuers`), read from JSON or YAML and validated once at
- * start so that a bad file stops the server with a message naming the key, instead of failing per request.
- * Keys are accepted as Fulcio accepts them: the JSON names case-insensitively (Go's encoding/json) and the
- * YAML names (`oidc-issuers`, `issuer-url`, ...).
+ * Fulcio's issuer configuration (`OIDCIssuers`, `MetaIssuers`, `CIIssuerMetadata`), read from JSON or YAML and
+ * validated once at start so that a bad file stops the server with a message naming the key (and, for YAML, the
+ * line), instead of failing per request. Keys are accepted as Fulcio accepts them: the JSON names
+ * case-insensitively (Go's encoding/json) and the YAML names (`oidc-issuers`, `issuer-url`, ...). Sigstack adds
+ * two per-issuer keys: `JWKSFile` (`jwks-file`) and `IssuancePolicy` (`issuance-policy`), see docs/issuers.md.
  */
 
-/** The issuer types this CA can turn into certificates. */
-export const SUPPORTED_ISSUER_TYPES = ['email', 'uri', 'username', 'github-workflow'] as const;
+export const SUPPORTED_ISSUER_TYPES = [
+  'email', 'uri', 'username', 'github-workflow', 'gitlab-pipeline', 'buildkite-job', 'codefresh-workflow', 'kubernetes',
+  'spiffe', 'ci-provider', 'chainguard-identity',
+] as const;
 export type IssuerType = (typeof SUPPORTED_ISSUER_TYPES)[number];
 
-/** Fulcio's other types: recognised, so that the error says "not supported yet" rather than "unknown". */
-const LATER_ISSUER_TYPES = ['buildkite-job', 'codefresh-workflow', 'gitlab-pipeline', 'chainguard-identity', 'kubernetes', 'spiffe', 'ci-provider'];
+/** Types recognised but refused (none left; kept so a future upstream type can say "not supported" rather than "unknown"). */
+const UNSUPPORTED_ISSUER_TYPES: string[] = [];
 
 export interface IssuerSettings {
   /** The issuer URL; for a meta issuer once matched, the token's `iss`; in `metaIssuers`, the pattern. */
@@ -30,6 +41,15 @@ export interface IssuerSettings {
   description?: string;
   contact?: string;
   environment?: string;
+  /** ci-provider: the CIIssuerMetadata entry name, and that entry, resolved at parse time. */
+  ciProvider?: string;
+  ciMetadata?: CiIssuerMetadata;
+  /** PEM of the private CA(s) that sign the issuer's TLS certificate. */
+  caCertPem?: string;
+  /** A static JWKS (from JWKSFile): the issuer's keys without discovery, for issuers the CA cannot reach. */
+  jwks?: JSONWebKeySet;
+  /** Issuance policy: rules the claims must all satisfy (empty: none). */
+  policy: ClaimRule[];
 }
 
 export interface MetaIssuer {
@@ -46,10 +66,17 @@ export interface IssuerConfig {
   metaIssuers: readonly MetaIssuer[];
 }
 
+export interface ParseIssuerConfigOptions {
+  /** Reads a file named in the configuration (JWKSFile); by default relative to the directory of `sourceName`. */
+  readFile?: (path: string) => string;
+}
+
 const TOP_LEVEL: Record<string, string> = {
   oidcissuers: 'OIDCIssuers', 'oidc-issuers': 'OIDCIssuers',
   metaissuers: 'MetaIssuers', 'meta-issuers': 'MetaIssuers',
   ciissuermetadata: 'CIIssuerMetadata', 'ci-issuer-metadata': 'CIIssuerMetadata',
+  // Fulcio's config.yaml keeps its YAML anchors under `define:`; Go ignores it, and so do we.
+  define: 'Define',
 };
 
 const ISSUER_FIELDS: Record<string, string> = {};
@@ -58,6 +85,7 @@ for (const [json, yaml] of [
   ['IssuerClaim', 'issuer-claim'], ['SubjectDomain', 'subject-domain'], ['SPIFFETrustDomain', 'spiffe-trust-domain'],
   ['ChallengeClaim', 'challenge-claim'], ['Description', 'description'], ['Contact', 'contact'],
   ['Environment', 'environment'], ['CACert', 'ca-cert'], ['SkipEmailVerification', 'skip-email-verification'],
+  ['JWKSFile', 'jwks-file'], ['IssuancePolicy', 'issuance-policy'],
 ] as const) {
   ISSUER_FIELDS[json.toLowerCase()] = json;
   ISSUER_FIELDS[yaml] = json;
@@ -66,67 +94,38 @@ for (const [json, yaml] of [
 /** Issuer claim paths we can evaluate: `$.` followed by dotted member names (Fulcio's default is `$.federated_claims.connector_id`). */
 const ISSUER_CLAIM_PATH = /^\$(\.[A-Za-z_][A-Za-z0-9_-]*)+$/;
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Renames keys to their canonical JSON spelling; unknown or duplicated keys are errors, since they are typos. */
-function canonicalKeys(obj: Record<string, unknown>, names: Record<string, string>, where: string): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(obj)) {
-    const canonical = names[key.toLowerCase()];
-    if (!canonical) throw new Error(`${where}: unknown key "${key}"`);
-    if (canonical in out) throw new Error(`${where}: "${key}" is given twice`);
-    out[canonical] = value;
+function checkCaCert(pem: string, where: string): void {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new Error(`${where}: CACert holds no PEM certificate`);
+  for (const block of blocks) {
+    try {
+      new X509Certificate(block);
+    } catch {
+      throw new Error(`${where}: CACert holds a certificate that cannot be parsed`);
+    }
   }
-  return out;
 }
 
-/** Parses an http(s) issuer URL; refuses credentials, queries and fragments, which have no place in an issuer. */
-function checkHttpUrl(value: string, where: string): URL {
-  let url: URL;
+function loadJwks(path: string, opts: ParseIssuerConfigOptions, where: string): JSONWebKeySet {
+  if (!opts.readFile) throw new Error(`${where}: JWKSFile cannot be used here`);
+  let doc: unknown;
   try {
-    url = new URL(value);
-  } catch {
-    throw new Error(`${where}: "${value}" is not a valid URL`);
+    doc = JSON.parse(opts.readFile(path));
+  } catch (err) {
+    throw new Error(`${where}: JWKSFile ${path}: ${(err as Error).message}`);
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`${where}: "${value}" must be an http(s) URL`);
-  if (url.username || url.password || url.search || url.hash) {
-    throw new Error(`${where}: "${value}" must not carry credentials, a query or a fragment`);
+  if (!isRecord(doc) || !Array.isArray(doc.keys) || doc.keys.length === 0 || !doc.keys.every(isRecord)) {
+    throw new Error(`${where}: JWKSFile ${path} must be a JWKS ({"keys": [...]}) with at least one key`);
   }
-  return url;
+  if (doc.keys.some((k) => k.kty === 'oct' || 'd' in k)) throw new Error(`${where}: JWKSFile ${path} must hold public keys only`);
+  return doc as unknown as JSONWebKeySet;
 }
 
-/** Fulcio's validateAllowedDomain: equal hosts, or equal top- and second-level labels. */
-function checkAllowedDomain(subjectHost: string, issuerHost: string, where: string): void {
-  if (subjectHost === issuerHost) return;
-  const s = subjectHost.split('.');
-  const i = issuerHost.split('.');
-  if (s.length < 2) throw new Error(`${where}: hostname too short: ${subjectHost}`);
-  if (i.length < 2) throw new Error(`${where}: hostname too short: ${issuerHost}`);
-  if (s.at(-1) !== i.at(-1) || s.at(-2) !== i.at(-2)) {
-    throw new Error(`${where}: SubjectDomain ${subjectHost} and issuer ${issuerHost} do not share their top- and second-level domains`);
-  }
-}
-
-function optionalString(fields: Record<string, unknown>, name: string, where: string): string | undefined {
-  const v = fields[name];
-  if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v !== 'string') throw new Error(`${where}: ${name} must be a string`);
-  return v;
-}
-
-function requiredString(fields: Record<string, unknown>, name: string, where: string): string {
-  const v = optionalString(fields, name, where);
-  if (v === undefined) throw new Error(`${where}: ${name} is required`);
-  return v;
-}
-
-function parseIssuer(raw: unknown, key: string, meta: boolean, where: string): IssuerSettings {
+function parseIssuer(raw: unknown, key: string, meta: boolean, where: string, ci: Map<string, CiIssuerMetadata>, opts: ParseIssuerConfigOptions): IssuerSettings {
   if (!isRecord(raw)) throw new Error(`${where}: must be a mapping`);
   const f = canonicalKeys(raw, ISSUER_FIELDS, where);
   const type = requiredString(f, 'Type', where);
-  if (LATER_ISSUER_TYPES.includes(type)) throw new Error(`${where}: issuer type ${type} is not supported yet`);
+  if (UNSUPPORTED_ISSUER_TYPES.includes(type)) throw new Error(`${where}: issuer type ${type} is not supported`);
   if (!(SUPPORTED_ISSUER_TYPES as readonly string[]).includes(type)) throw new Error(`${where}: unknown issuer type "${type}"`);
   const settings: IssuerSettings = {
     issuerUrl: key,
@@ -140,14 +139,25 @@ function parseIssuer(raw: unknown, key: string, meta: boolean, where: string): I
     description: optionalString(f, 'Description', where),
     contact: optionalString(f, 'Contact', where),
     environment: optionalString(f, 'Environment', where),
+    caCertPem: optionalString(f, 'CACert', where),
+    policy: parseClaimPolicy(f.IssuancePolicy, where),
   };
   const skip = f.SkipEmailVerification;
   if (skip !== undefined && typeof skip !== 'boolean') throw new Error(`${where}: SkipEmailVerification must be a boolean`);
   settings.skipEmailVerification = skip === true;
-  if (optionalString(f, 'CACert', where)) {
-    throw new Error(`${where}: CACert is not supported yet (give Node the CA with NODE_EXTRA_CA_CERTS)`);
+  if (settings.caCertPem) checkCaCert(settings.caCertPem, where);
+  const jwksFile = optionalString(f, 'JWKSFile', where);
+  if (jwksFile) settings.jwks = loadJwks(jwksFile, opts, where);
+
+  const provider = optionalString(f, 'CIProvider', where);
+  if (provider && type !== 'ci-provider') throw new Error(`${where}: CIProvider is only for ci-provider issuers`);
+  if (type === 'ci-provider') {
+    if (!provider) throw new Error(`${where}: ci-provider issuer must have CIProvider set`);
+    const metadata = ci.get(provider);
+    if (!metadata) throw new Error(`${where}: CIProvider "${provider}" has no entry in CIIssuerMetadata`);
+    settings.ciProvider = provider;
+    settings.ciMetadata = metadata;
   }
-  if (optionalString(f, 'CIProvider', where)) throw new Error(`${where}: CIProvider is only for ci-provider issuers`);
 
   if (!meta) {
     const url = requiredString(f, 'IssuerURL', where);
@@ -160,6 +170,12 @@ function parseIssuer(raw: unknown, key: string, meta: boolean, where: string): I
   if (settings.issuerClaim !== undefined) {
     if (settings.type !== 'email') throw new Error(`${where}: only email issuers can use IssuerClaim`);
     if (!ISSUER_CLAIM_PATH.test(settings.issuerClaim)) throw new Error(`${where}: IssuerClaim "${settings.issuerClaim}" must look like $.claim.member`);
+  }
+  if (settings.type === 'spiffe') {
+    // One OIDC issuer per trust domain: a wildcard would make it many to one (upstream refuses it too).
+    if (meta) throw new Error(`${where}: SPIFFE meta issuers are not supported`);
+    if (!settings.spiffeTrustDomain) throw new Error(`${where}: spiffe issuer must have SPIFFETrustDomain set`);
+    if (!parseTrustDomain(settings.spiffeTrustDomain)) throw new Error(`${where}: SPIFFETrustDomain "${settings.spiffeTrustDomain}" is invalid`);
   }
   if (settings.type === 'uri') {
     if (!settings.subjectDomain) throw new Error(`${where}: uri issuer must have SubjectDomain set`);
@@ -184,6 +200,13 @@ function parseIssuer(raw: unknown, key: string, meta: boolean, where: string): I
   return settings;
 }
 
+/** JSON: the line where the entry's key (the last of `path`) first appears quoted; a pointer, not a parser. */
+function jsonLineOf(text: string, path: string[]): number | undefined {
+  const key = path.at(-1);
+  const at = key === undefined ? -1 : text.indexOf(JSON.stringify(key));
+  return at < 0 ? undefined : text.slice(0, at).split('\n').length;
+}
+
 /** The anchored matcher for a meta issuer pattern (Fulcio's MetaRegex, with the ^...$ of GHSA-59jp-pj84-45mr). */
 export function metaIssuerRegex(pattern: string): RegExp {
   const quoted = pattern.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&'));
@@ -191,33 +214,67 @@ export function metaIssuerRegex(pattern: string): RegExp {
 }
 
 /**
- * Parses a Fulcio issuer configuration file (JSON or YAML). Throws an Error naming the file and the key
- * at the first problem. `sourceName` is the file name, used only in messages.
+ * Parses a Fulcio issuer configuration file (JSON or YAML). Throws an Error naming the file, the key and, for
+ * YAML, the line at the first problem. `sourceName` is the file name, used only in messages.
  */
-export function parseIssuerConfig(text: string, sourceName: string): IssuerConfig {
+export function parseIssuerConfig(text: string, sourceName: string, options: ParseIssuerConfigOptions = {}): IssuerConfig {
+  // By default a JWKSFile is read relative to the issuer file itself (sourceName is its path).
+  const opts: ParseIssuerConfigOptions = { readFile: (p) => readFileSync(resolve(dirname(sourceName), p), 'utf8'), ...options };
   let doc: unknown;
+  const isJson = text.trimStart().startsWith('{');
+  // Fulcio's own config.yaml uses alias KEYS written `*github-type:`, which Go's yaml reads as the alias
+  // `github-type` and the `yaml` package as an alias named `github-type:`; a space before the colon means the same
+  // to both. Lines are unchanged, so error line numbers still point into the operator's file.
+  const yamlText = isJson ? text : text.replace(/^(\s*)\*([^\s:]+):(?=\s|$)/gm, '$1*$2 :');
+  const yamlDoc = isJson ? undefined : parseDocument(yamlText, { uniqueKeys: true });
   try {
-    doc = text.trimStart().startsWith('{') ? JSON.parse(text) : parseYaml(text);
+    if (yamlDoc) {
+      const first = yamlDoc.errors[0];
+      if (first) throw new Error(`line ${first.linePos?.[0]?.line ?? '?'}: ${first.message.split('\n')[0]}`);
+      doc = yamlDoc.toJS({ maxAliasCount: 1000 });
+    } else {
+      doc = JSON.parse(text);
+    }
   } catch (err) {
     throw new Error(`${sourceName}: not valid JSON or YAML: ${(err as Error).message}`);
   }
   if (!isRecord(doc)) throw new Error(`${sourceName}: the issuer configuration must be a mapping`);
-  const top = canonicalKeys(doc, TOP_LEVEL, sourceName);
+  // Names the line of the failing entry (or its unknown key) in a YAML file.
+  const located = (path: string[], fn: () => void) => {
+    try {
+      fn();
+    } catch (err) {
+      const msg = (err as Error).message;
+      const unknown = /unknown key "([^"]+)"/.exec(msg);
+      const line = yamlDoc ? yamlLineOf(yamlDoc, yamlText, unknown ? [...path, unknown[1]!] : path) : jsonLineOf(text, path);
+      throw new Error(line ? `${msg} (line ${line})` : msg);
+    }
+  };
+  let top: Record<string, unknown> = {};
+  located([], () => { top = canonicalKeys(doc as Record<string, unknown>, TOP_LEVEL, sourceName); });
+  const topKey = (canonical: string) => Object.keys(doc as object).find((k) => TOP_LEVEL[k.toLowerCase()] === canonical) ?? canonical;
+
+  let ci = new Map<string, CiIssuerMetadata>();
+  located([topKey('CIIssuerMetadata')], () => { ci = parseCiIssuerMetadata(top.CIIssuerMetadata, sourceName); });
 
   const issuers = new Map<string, IssuerSettings>();
   const rawIssuers = top.OIDCIssuers ?? {};
   if (!isRecord(rawIssuers)) throw new Error(`${sourceName}: OIDCIssuers must be a mapping`);
   for (const [key, raw] of Object.entries(rawIssuers)) {
-    issuers.set(key, parseIssuer(raw, key, false, `${sourceName}: OIDCIssuers["${key}"]`));
+    located([topKey('OIDCIssuers'), key], () => {
+      issuers.set(key, parseIssuer(raw, key, false, `${sourceName}: OIDCIssuers["${key}"]`, ci, opts));
+    });
   }
 
   const metaIssuers: MetaIssuer[] = [];
   const rawMeta = top.MetaIssuers ?? {};
   if (!isRecord(rawMeta)) throw new Error(`${sourceName}: MetaIssuers must be a mapping`);
   for (const [pattern, raw] of Object.entries(rawMeta)) {
-    const where = `${sourceName}: MetaIssuers["${pattern}"]`;
-    if (!pattern.includes('*')) throw new Error(`${where}: a meta issuer URL must contain a * wildcard`);
-    metaIssuers.push({ pattern, matcher: metaIssuerRegex(pattern), settings: parseIssuer(raw, pattern, true, where) });
+    located([topKey('MetaIssuers'), pattern], () => {
+      const where = `${sourceName}: MetaIssuers["${pattern}"]`;
+      if (!pattern.includes('*')) throw new Error(`${where}: a meta issuer URL must contain a * wildcard`);
+      metaIssuers.push({ pattern, matcher: metaIssuerRegex(pattern), settings: parseIssuer(raw, pattern, true, where, ci, opts) });
+    });
   }
   if (issuers.size === 0 && metaIssuers.length === 0) throw new Error(`${sourceName}: no OIDCIssuers or MetaIssuers configured`);
   return { sourceName, issuers, metaIssuers };

@@ -1,4 +1,5 @@
 import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { UnavailableError } from '../core/errors.ts';
 
 /**
@@ -37,6 +38,19 @@ export interface OidcKeyCacheOptions {
 
 const MAX_REDIRECTS = 3;
 
+/** Per-issuer sources: a static JWKS (no network at all) or a private TLS CA for the issuer's HTTPS. */
+export interface IssuerKeySource {
+  jwks?: JSONWebKeySet;
+  caCertPem?: string;
+}
+
+/** Algorithms a static JWKS allows: what its keys declare, else every asymmetric one (jose matches keys by type). */
+function staticAlgorithms(jwks: JSONWebKeySet): string[] {
+  const declared = jwks.keys.map((k) => k.alg).filter((a): a is string => typeof a === 'string');
+  const allowed = (ASYMMETRIC_ALGORITHMS as readonly string[]).filter((a) => declared.includes(a));
+  return declared.length > 0 ? allowed : [...ASYMMETRIC_ALGORITHMS];
+}
+
 export class OidcKeyCache {
   private readonly fetchFn: typeof fetch;
   private readonly clock: () => number;
@@ -47,6 +61,8 @@ export class OidcKeyCache {
   private readonly maxIssuers: number;
   private readonly cache = new Map<string, IssuerKeys>();
   private readonly inFlight = new Map<string, Promise<IssuerKeys>>();
+  /** One TLS agent per private CA bundle, reused across fetches. */
+  private readonly agents = new Map<string, Agent>();
 
   constructor(opts: OidcKeyCacheOptions = {}) {
     this.fetchFn = opts.fetch ?? fetch;
@@ -59,14 +75,29 @@ export class OidcKeyCache {
   }
 
   /** The issuer's keys, from cache when fresh. Concurrent callers share one fetch. */
-  get(issuerUrl: string): Promise<IssuerKeys> {
+  get(issuerUrl: string, source: IssuerKeySource = {}): Promise<IssuerKeys> {
+    if (source.jwks) return Promise.resolve(this.staticKeys(issuerUrl, source.jwks));
     const cached = this.cache.get(issuerUrl);
     if (cached && this.clock() - cached.fetchedAt < this.maxAgeMs) {
       this.cache.delete(issuerUrl); // re-insert: Map order is our LRU order
       this.cache.set(issuerUrl, cached);
       return Promise.resolve(cached);
     }
-    return this.load(issuerUrl);
+    return this.load(issuerUrl, source);
+  }
+
+  private staticKeys(issuerUrl: string, jwks: JSONWebKeySet): IssuerKeys {
+    const cached = this.cache.get(issuerUrl);
+    if (cached) return cached;
+    let keys: IssuerKeys['keys'];
+    try {
+      keys = createLocalJWKSet(jwks);
+    } catch (err) {
+      throw new UnavailableError(`static JWKS of ${issuerUrl} is invalid: ${(err as Error).message}`);
+    }
+    const entry: IssuerKeys = { keys, algorithms: staticAlgorithms(jwks), fetchedAt: this.clock() };
+    this.cache.set(issuerUrl, entry);
+    return entry;
   }
 
   /**
@@ -74,30 +105,31 @@ export class OidcKeyCache {
    * cooldown so that tokens with made-up `kid`s cannot turn the CA into a request amplifier.
    * Returns undefined when the cooldown forbids a refresh.
    */
-  async refresh(issuerUrl: string): Promise<IssuerKeys | undefined> {
+  async refresh(issuerUrl: string, source: IssuerKeySource = {}): Promise<IssuerKeys | undefined> {
+    if (source.jwks) return undefined; // a static JWKS has nothing newer to offer
     const cached = this.cache.get(issuerUrl);
     if (cached && this.clock() - cached.fetchedAt < this.refreshCooldownMs) return undefined;
-    return this.load(issuerUrl);
+    return this.load(issuerUrl, source);
   }
 
-  private load(issuerUrl: string): Promise<IssuerKeys> {
+  private load(issuerUrl: string, source: IssuerKeySource): Promise<IssuerKeys> {
     let pending = this.inFlight.get(issuerUrl);
     if (!pending) {
-      pending = this.fetchKeys(issuerUrl).finally(() => this.inFlight.delete(issuerUrl));
+      pending = this.fetchKeys(issuerUrl, source).finally(() => this.inFlight.delete(issuerUrl));
       this.inFlight.set(issuerUrl, pending);
     }
     return pending;
   }
 
-  private async fetchKeys(issuerUrl: string): Promise<IssuerKeys> {
+  private async fetchKeys(issuerUrl: string, source: IssuerKeySource): Promise<IssuerKeys> {
     const discoveryUrl = `${issuerUrl.replace(/\/$/, '')}/.well-known/openid-configuration`;
-    const discovery = await this.getJson(discoveryUrl, issuerUrl);
+    const discovery = await this.getJson(discoveryUrl, issuerUrl, source.caCertPem);
     // OIDC Discovery 1.0 section 4.3: the document must name exactly the issuer it was fetched for.
     if (discovery.issuer !== issuerUrl) {
       throw new UnavailableError(`OIDC discovery for ${issuerUrl} names a different issuer (${String(discovery.issuer)})`);
     }
     if (typeof discovery.jwks_uri !== 'string') throw new UnavailableError(`OIDC discovery for ${issuerUrl} has no jwks_uri`);
-    const jwks = await this.getJson(discovery.jwks_uri, issuerUrl);
+    const jwks = await this.getJson(discovery.jwks_uri, issuerUrl, source.caCertPem);
     let keys: IssuerKeys['keys'];
     try {
       keys = createLocalJWKSet(jwks as unknown as JSONWebKeySet);
@@ -114,7 +146,23 @@ export class OidcKeyCache {
   }
 
   /** GET a JSON object, following redirects only within the same origin. */
-  private async getJson(url: string, issuerUrl: string): Promise<Record<string, unknown>> {
+  /**
+   * With a private CA, requests go through undici's fetch with an Agent that trusts exactly that CA (Node's
+   * global fetch cannot take one per request); otherwise through the configured fetch.
+   */
+  private fetchFor(caCertPem: string | undefined): (url: URL, init: RequestInit) => Promise<Response> {
+    if (!caCertPem) return (url, init) => this.fetchFn(url, init);
+    let agent = this.agents.get(caCertPem);
+    if (!agent) {
+      agent = new Agent({ connect: { ca: caCertPem } });
+      this.agents.set(caCertPem, agent);
+    }
+    const dispatcher = agent;
+    return (url, init) => undiciFetch(url, { ...(init as object), dispatcher }) as unknown as Promise<Response>;
+  }
+
+  private async getJson(url: string, issuerUrl: string, caCertPem?: string): Promise<Record<string, unknown>> {
+    const doFetch = this.fetchFor(caCertPem);
     let target: URL;
     try {
       target = new URL(url);
@@ -127,7 +175,7 @@ export class OidcKeyCache {
     for (let hop = 0; ; hop++) {
       let res: Response;
       try {
-        res = await this.fetchFn(target, {
+        res = await doFetch(target, {
           redirect: 'manual',
           headers: { accept: 'application/json' },
           signal: AbortSignal.timeout(this.timeoutMs),

@@ -86,14 +86,14 @@ export class TokenVerifier {
     const settings = lookupIssuer(this.config, iss);
     if (!settings) throw new BadRequestError(`unsupported issuer: ${iss.slice(0, 200)}`, 'UNSUPPORTED_ISSUER');
 
-    let keys = await this.keys.get(settings.issuerUrl);
+    let keys = await this.keys.get(settings.issuerUrl, settings);
     let claims: JWTPayload;
     try {
       claims = await this.check(token, settings, keys);
     } catch (err) {
       if (!(err instanceof joseErrors.JWKSNoMatchingKey)) throw this.translate(err);
       // The issuer may have rotated its keys since we cached them: look once more (rate-limited).
-      const fresh = await this.keys.refresh(settings.issuerUrl);
+      const fresh = await this.keys.refresh(settings.issuerUrl, settings);
       if (!fresh) throw this.translate(err);
       keys = fresh;
       try {

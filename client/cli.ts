@@ -27,6 +27,7 @@ const commands: Record<string, [string, () => Promise<{ register: Register }>]> 
   'serve-admission': ['run the Kubernetes admission webhook that admits only verified images', () => import('../admission/command.ts')],
   'generate-key-pair': ['write cosign.key and cosign.pub for signing with a managed key', () => import('./commands/generate-key-pair.ts')],
   'dev-token': ['mint a token from the dev OIDC issuer of `serve --dev-oidc` (test harnesses)', () => import('./commands/dev-token.ts')],
+  log: ['audit a transparency log against its checkpoints, or fill one with entries', () => import('./commands/log.ts')],
   ca: ['CA key ceremony: `ca init` (offline root + intermediate) and `ca rotate`', () => import('./commands/ca.ts')],
 };
 

@@ -19,7 +19,7 @@ import { healthRouter, peerAlive, type ReadinessCheck } from './health.ts';
 import { currentRequestId, errorCodeRecorder, requestContext, requestIdMixin, routePatterns } from './request-context.ts';
 import { rateLimitMiddleware } from './rate-limit.ts';
 import { issuedCertificatesMiddleware } from './issued-certificates.ts';
-import { parseIssuerConfig, lookupIssuer } from '../ca/issuers.ts';
+import { lookupIssuer, type IssuerConfig } from '../ca/issuers.ts';
 import type { CtLog } from '../log/ct/ct-log.ts';
 import type { SctSource } from '../ca/sct-source.ts';
 import { SigstackError, UnavailableError } from '../core/errors.ts';
@@ -61,14 +61,9 @@ function publicUrlFor(cfg: ServeConfig, port: number): string {
 }
 
 /** OIDC issuer URL -> its configured type, for the certificates-issued metric (the dev issuer is an email issuer). */
-function issuerTypes(cfg: ServeConfig, devIssuers: string[]): (issuer: string) => string {
-  let config: ReturnType<typeof parseIssuerConfig> | undefined;
-  try {
-    config = cfg.oidcConfig ? parseIssuerConfig(cfg.oidcConfig.text, cfg.oidcConfig.path) : undefined;
-  } catch {
-    config = undefined; // the CA itself refused to start on a bad file; this is only a label
-  }
-  return (issuer) => (devIssuers.includes(issuer) ? 'email' : (config && lookupIssuer(config, issuer)?.type) ?? 'unknown');
+/** The metrics label for an issuer URL: its configured type, from the config the CA itself validated. */
+function issuerTypes(config: IssuerConfig): (issuer: string) => string {
+  return (issuer) => lookupIssuer(config, issuer)?.type ?? 'unknown';
 }
 
 /**
@@ -155,7 +150,7 @@ export async function startStack(cfg: ServeConfig, logger: Logger = createLogger
   app.use(errorCodeRecorder());
   app.use(rateLimitMiddleware(cfg.rateLimit));
   app.use(bodyMiddleware(cfg.bodyLimit));
-  if (ca) app.use(issuedCertificatesMiddleware(metrics, issuerTypes(cfg, ca.issuerUrls)));
+  if (ca) app.use(issuedCertificatesMiddleware(metrics, issuerTypes(ca.issuerConfig)));
   for (const r of routers) app.use(r.routes()).use(r.allowedMethods());
   handler = app.callback();
 
@@ -167,7 +162,7 @@ export async function startStack(cfg: ServeConfig, logger: Logger = createLogger
   }
   endpoints['trusted_root.json'] = `${url}/sigstack/v1/trusted_root.json`;
   endpoints['health, readiness, metrics'] = `${url}/healthz ${url}/readyz ${url}/metrics`;
-  for (const issuer of ca?.issuerUrls ?? []) endpoints['dev OIDC issuer (DEV ONLY)'] = issuer;
+  for (const issuer of ca?.issuerUrls ?? []) endpoints[`dev OIDC issuer (${issuer.split('/dev-oidc/')[1] ?? 'email'})`] = issuer;
 
   let closing: Promise<void> | undefined;
   return {

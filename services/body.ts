@@ -26,6 +26,9 @@ export function bodyMiddleware(limitBytes: number): Koa.Middleware {
     }
     ctx.request.rawBody = raw;
     if (raw.length > 0) {
+      // A deeply nested body parses fine but then overflows the stack of whatever walks it (canonical
+      // JSON, structured clone to a worker): refuse it before parsing.
+      if (jsonNestingExceeds(raw, MAX_JSON_DEPTH)) throw new BadRequestError(`request body is nested deeper than ${MAX_JSON_DEPTH} levels`);
       try {
         ctx.request.body = JSON.parse(raw.toString('utf8'));
       } catch {
@@ -34,4 +37,24 @@ export function bodyMiddleware(limitBytes: number): Koa.Middleware {
     }
     return next();
   };
+}
+
+/** Deeper than any upstream request shape (a DSSE in-toto statement is under 20). */
+export const MAX_JSON_DEPTH = 64;
+
+/** true when the JSON text opens more than `max` arrays/objects at once (brackets inside strings do not count). */
+export function jsonNestingExceeds(raw: Uint8Array, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i];
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
 }

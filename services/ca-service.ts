@@ -1,4 +1,6 @@
 import type Router from '@koa/router';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { parseIssuerConfig, type IssuerConfig } from '../ca/issuers.ts';
 import { TokenVerifier } from '../ca/token.ts';
@@ -6,10 +8,10 @@ import { CertificateAuthority } from '../ca/issue.ts';
 import { caRouter } from '../ca/routes.ts';
 import type { SctSource } from '../ca/sct-source.ts';
 import { derToPem } from '../core/pem.ts';
-import { loadOrCreateCa } from './ca-files.ts';
+import { loadCaHistory, loadOrCreateCa } from './ca-files.ts';
 import { loadOrCreateKey } from './keys.ts';
 import { readMeta, writeMeta } from './meta.ts';
-import { devIssuerRouter, DEV_ISSUER_PATH } from './dev-issuer.ts';
+import { DEV_ISSUER_KINDS, devIssuerRouter, devIssuerUrls, type DevIssuerKind } from './dev-issuer.ts';
 import { ConfigError } from './config.ts';
 import type { TrustParts } from './trust.ts';
 
@@ -18,14 +20,17 @@ export interface CaService {
   chainDer: Buffer[];
   trust: Pick<TrustParts, 'ca'>;
   issuerUrls: string[];
+  /** The validated issuer configuration (dev issuers included), e.g. for labelling metrics by issuer type. */
+  issuerConfig: IssuerConfig;
 }
 
 /**
  * The issuer file (Fulcio's format: JSON with PascalCase keys or YAML with kebab-case keys) plus, when enabled,
- * the dev issuer, added in the file's own key style so ca/issuers.ts validates one document.
+ * the dev issuers (one per kind, each with its Fulcio type), added in the file's own key style so ca/issuers.ts
+ * validates one document.
  */
-function issuerConfigText(oidc: { path: string; text: string } | undefined, devOidcUrl: string | undefined): { text: string; source: string } | undefined {
-  if (!devOidcUrl) return oidc ? { text: oidc.text, source: oidc.path } : undefined;
+function issuerConfigText(oidc: { path: string; text: string } | undefined, devUrls: Record<DevIssuerKind, string> | undefined): { text: string; source: string } | undefined {
+  if (!devUrls) return oidc ? { text: oidc.text, source: oidc.path } : undefined;
   let doc: Record<string, unknown> = {};
   if (oidc) {
     try {
@@ -35,14 +40,15 @@ function issuerConfigText(oidc: { path: string; text: string } | undefined, devO
     }
     if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`${oidc.path}: must be a mapping of OIDCIssuers`);
   }
-  const source = oidc ? `${oidc.path} (+ dev issuer)` : '(built-in dev issuer)';
+  const source = oidc ? `${oidc.path} (+ dev issuers)` : '(built-in dev issuers)';
+  const dev = Object.entries(devUrls).map(([kind, url]) => [url, DEV_ISSUER_KINDS[kind as DevIssuerKind].type] as const);
   if ('oidc-issuers' in doc) {
     const issuers = { ...(doc['oidc-issuers'] as Record<string, unknown>) };
-    issuers[devOidcUrl] = { 'issuer-url': devOidcUrl, 'client-id': 'sigstore', type: 'email' };
+    for (const [url, type] of dev) issuers[url] = { 'issuer-url': url, 'client-id': 'sigstore', type };
     return { text: stringifyYaml({ ...doc, 'oidc-issuers': issuers }), source };
   }
   const issuers = { ...((doc.OIDCIssuers ?? {}) as Record<string, unknown>) };
-  issuers[devOidcUrl] = { IssuerURL: devOidcUrl, ClientID: 'sigstore', Type: 'email' };
+  for (const [url, type] of dev) issuers[url] = { IssuerURL: url, ClientID: 'sigstore', Type: type };
   return { text: JSON.stringify({ ...doc, OIDCIssuers: issuers }), source };
 }
 
@@ -59,17 +65,20 @@ export async function createCaService(opts: {
     writeMeta(opts.dataDir, meta);
   }
   const { intermediate, chainDer } = loadOrCreateCa(opts.dataDir);
+  const history = loadCaHistory(opts.dataDir);
   const routers: Router[] = [];
-  const devOidcUrl = opts.devOidc ? `${opts.publicUrl}${DEV_ISSUER_PATH}` : undefined;
-  if (devOidcUrl) {
-    routers.push(await devIssuerRouter({ issuerUrl: devOidcUrl, signer: loadOrCreateKey(opts.dataDir, 'dev-oidc').signer }));
+  const devUrls = opts.devOidc ? devIssuerUrls(opts.publicUrl) : undefined;
+  if (devUrls) {
+    routers.push(await devIssuerRouter({ publicUrl: opts.publicUrl, signer: loadOrCreateKey(opts.dataDir, 'dev-oidc').signer }));
   }
-  const configText = issuerConfigText(opts.oidcConfig, devOidcUrl);
+  const configText = issuerConfigText(opts.oidcConfig, devUrls);
   // no issuer file and no dev issuer: the CA runs and refuses every token (the serve command warns about it)
   let issuerConfig: IssuerConfig = { sourceName: '(no issuer configured)', issuers: new Map(), metaIssuers: [] };
   if (configText) {
     try {
-      issuerConfig = parseIssuerConfig(configText.text, configText.source);
+      // A JWKSFile is read relative to the issuer file, as an operator writing it next to that file expects.
+      const baseDir = opts.oidcConfig ? dirname(resolve(opts.oidcConfig.path)) : process.cwd();
+      issuerConfig = parseIssuerConfig(configText.text, configText.source, { readFile: (p) => readFileSync(resolve(baseDir, p), 'utf8') });
     } catch (err) {
       throw new ConfigError((err as Error).message);
     }
@@ -86,7 +95,9 @@ export async function createCaService(opts: {
   return {
     routers,
     chainDer,
-    trust: { ca: { baseUrl: meta.ca.baseUrl, chainDer } },
-    issuerUrls: devOidcUrl ? [devOidcUrl] : [],
+    trust: { ca: { baseUrl: meta.ca.baseUrl, chainDer, validFrom: history.currentStart, previous: history.previous } },
+    // the email issuer last: services/app.ts prints the last one as "the" dev issuer (the CI kinds sit under it)
+    issuerUrls: devUrls ? [...Object.values(devUrls).filter((u) => u !== devUrls.email), devUrls.email] : [],
+    issuerConfig,
   };
 }

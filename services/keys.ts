@@ -19,7 +19,17 @@ export function loadOrCreateKey(dataDir: string, name: KeyName): { signer: Signe
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, `${name}.key.pem`);
   if (existsSync(file)) {
-    return { signer: signerFromPem(readFileSync(file, 'utf8')), created: false };
+    const pem = readFileSync(file, 'utf8');
+    // `sigstack ca init` writes the intermediate encrypted: its passphrase comes from the environment.
+    if (pem.includes('ENCRYPTED PRIVATE KEY')) {
+      try {
+        return { signer: signerFromPem(pem, keyPassphrase(file)), created: false };
+      } catch (err) {
+        if ((err as Error).message.includes('SIGSTACK_CA_PASSPHRASE')) throw err;
+        throw new Error(`cannot decrypt ${file}: wrong passphrase (SIGSTACK_CA_PASSPHRASE or SIGSTACK_CA_PASSPHRASE_FILE)`);
+      }
+    }
+    return { signer: signerFromPem(pem), created: false };
   }
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
@@ -33,4 +43,11 @@ export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o64
   writeFileSync(tmp, data, { mode });
   chmodSync(tmp, mode);
   renameSync(tmp, file);
+}
+
+/** The passphrase of an encrypted key file: SIGSTACK_CA_PASSPHRASE, or the first line of SIGSTACK_CA_PASSPHRASE_FILE. */
+export function keyPassphrase(file: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (env.SIGSTACK_CA_PASSPHRASE) return env.SIGSTACK_CA_PASSPHRASE;
+  if (env.SIGSTACK_CA_PASSPHRASE_FILE) return readFileSync(env.SIGSTACK_CA_PASSPHRASE_FILE, 'utf8').split(/\r?\n/)[0]!;
+  throw new Error(`${file} is encrypted: give its passphrase in SIGSTACK_CA_PASSPHRASE or SIGSTACK_CA_PASSPHRASE_FILE`);
 }

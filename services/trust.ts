@@ -4,7 +4,7 @@ import { SigningConfig, TrustedRoot, ServiceSelector } from '@sigstore/protobuf-
 import type { Signer } from '../core/signer.ts';
 import { readMeta } from './meta.ts';
 import { loadOrCreateKey } from './keys.ts';
-import { caCertPaths } from './ca-files.ts';
+import { caCertPaths, loadCaHistory } from './ca-files.ts';
 import { pemToDerList } from '../core/pem.ts';
 
 export const TRUSTED_ROOT_MEDIA_TYPE = 'application/vnd.dev.sigstore.trustedroot+json;version=0.1';
@@ -12,7 +12,14 @@ export const SIGNING_CONFIG_MEDIA_TYPE = 'application/vnd.dev.sigstore.signingco
 
 /** What a deployment's trust documents are made of; each part is optional so one service can describe its half. */
 export interface TrustParts {
-  ca?: { baseUrl: string; chainDer: Buffer[] /* intermediate .. root */ };
+  ca?: {
+    baseUrl: string;
+    chainDer: Buffer[] /* intermediate .. root */;
+    /** When the current intermediate began issuing (after `ca rotate`); the root's notBefore otherwise. */
+    validFrom?: string;
+    /** Earlier intermediates (`ca rotate`), listed with their windows so their bundles still verify. */
+    previous?: { chainDer: Buffer[]; start: string; end: string }[];
+  };
   tlog?: { baseUrl: string; publicKeyDer: Buffer; keyId: Buffer; createdAt: string };
   ctlog?: { baseUrl: string; publicKeyDer: Buffer; keyId: Buffer; createdAt: string };
 }
@@ -34,6 +41,15 @@ function logInstance(l: NonNullable<TrustParts['tlog']>) {
   };
 }
 
+function caInstance(baseUrl: string, chainDer: Buffer[], validFor: { start: string; end?: string }) {
+  return {
+    subject: { organization: 'sigstack', commonName: 'sigstack' },
+    uri: baseUrl,
+    certChain: { certificates: chainDer.map((d) => ({ rawBytes: d.toString('base64') })) },
+    validFor,
+  };
+}
+
 /**
  * trusted_root.json: the file an air-gapped site hands to its verifiers. Built from keys, never fetched
  * from a log at verification time. The CA's validity window is its root certificate's.
@@ -43,12 +59,12 @@ export function buildTrustedRoot(parts: TrustParts): object {
     mediaType: TRUSTED_ROOT_MEDIA_TYPE,
     tlogs: parts.tlog ? [logInstance(parts.tlog)] : [],
     certificateAuthorities: parts.ca
-      ? [{
-          subject: { organization: 'sigstack', commonName: 'sigstack' },
-          uri: parts.ca.baseUrl,
-          certChain: { certificates: parts.ca.chainDer.map((d) => ({ rawBytes: d.toString('base64') })) },
-          validFor: { start: new Date(new X509Certificate(parts.ca.chainDer.at(-1)!).validFrom).toISOString() },
-        }]
+      ? [
+          ...(parts.ca.previous ?? []).map((p) => caInstance(parts.ca!.baseUrl, p.chainDer, { start: p.start, end: p.end })),
+          caInstance(parts.ca.baseUrl, parts.ca.chainDer, {
+            start: parts.ca.validFrom ?? new Date(new X509Certificate(parts.ca.chainDer.at(-1)!).validFrom).toISOString(),
+          }),
+        ]
       : [],
     ctlogs: parts.ctlog ? [logInstance(parts.ctlog)] : [],
     timestampAuthorities: [],
@@ -92,7 +108,8 @@ export async function loadTrustDocuments(dataDir: string): Promise<{ trustedRoot
   if (meta.ca) {
     const paths = caCertPaths(dataDir);
     if (!existsSync(paths.chain)) throw new Error(`${paths.chain} is missing`);
-    parts.ca = { baseUrl: meta.ca.baseUrl, chainDer: pemToDerList(readFileSync(paths.chain, 'utf8')) };
+    const history = loadCaHistory(dataDir);
+    parts.ca = { baseUrl: meta.ca.baseUrl, chainDer: pemToDerList(readFileSync(paths.chain, 'utf8')), validFrom: history.currentStart, previous: history.previous };
   }
   const since = meta.log?.createdAt ?? meta.ca!.createdAt;
   return {

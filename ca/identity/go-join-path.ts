@@ -69,3 +69,12 @@ export function goJoinPath(origin: string, ...elems: string[]): string {
   if (!decoded) return `${origin}/`; // Go's JoinPath ignores the error and keeps the base path
   return origin + (validEncoded(raw) ? path : escapePath(decoded));
 }
+
+/** Go's `url.Parse(p).EscapedPath()` for a path without query or fragment: kept if validly escaped, else escaped. */
+export function goEscapedPath(path: string): string {
+  const raw = Buffer.from(path, 'utf8');
+  if (validEncoded(raw) && unescape(raw)) return path;
+  const decoded = unescape(raw);
+  if (!decoded) throw new Error('invalid URL escape in path');
+  return escapePath(decoded);
+}

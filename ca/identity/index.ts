@@ -1,7 +1,14 @@
 import type { CertExtension, SubjectAltName } from '../extensions.ts';
 import type { VerifiedToken } from '../token.ts';
+import { buildkiteJobPrincipal } from './buildkite-job.ts';
+import { chainguardIdentityPrincipal } from './chainguard-identity.ts';
+import { ciProviderPrincipal } from './ci-provider.ts';
+import { codefreshWorkflowPrincipal } from './codefresh-workflow.ts';
 import { emailPrincipal } from './email.ts';
 import { githubWorkflowPrincipal } from './github-workflow.ts';
+import { gitlabPipelinePrincipal } from './gitlab-pipeline.ts';
+import { kubernetesPrincipal } from './kubernetes.ts';
+import { spiffePrincipal } from './spiffe.ts';
 import { uriPrincipal } from './uri.ts';
 import { usernamePrincipal } from './username.ts';
 
@@ -25,6 +32,13 @@ const RULES: Record<VerifiedToken['settings']['type'], PrincipalRule> = {
   uri: uriPrincipal,
   username: usernamePrincipal,
   'github-workflow': githubWorkflowPrincipal,
+  'gitlab-pipeline': gitlabPipelinePrincipal,
+  'buildkite-job': buildkiteJobPrincipal,
+  'codefresh-workflow': codefreshWorkflowPrincipal,
+  kubernetes: kubernetesPrincipal,
+  spiffe: spiffePrincipal,
+  'ci-provider': ciProviderPrincipal,
+  'chainguard-identity': chainguardIdentityPrincipal,
 };
 
 /** Builds the principal for a verified token; throws BadRequestError (400, as Fulcio v2) when the claims do not fit the type. */

@@ -58,8 +58,8 @@ test('refuses bad configurations with a message naming the file and the key', (t
   refuses(t, '[1]', /must be a mapping/);
   refuses(t, {}, /no OIDCIssuers or MetaIssuers/);
   refuses(t, { OIDCIssuer: {} }, /bad\.json: unknown key "OIDCIssuer"/);
-  refuses(t, issuer({ Type: 'spiffe' }), /OIDCIssuers\["https:\/\/accounts\.google\.com"\]: issuer type spiffe is not supported yet/);
-  refuses(t, issuer({ Type: 'kubernetes' }), /kubernetes is not supported yet/);
+  refuses(t, issuer({ Type: 'spiffe' }), /OIDCIssuers\["https:\/\/accounts\.google\.com"\]: spiffe issuer must have SPIFFETrustDomain set/);
+  refuses(t, issuer({ Type: 'buildkite' }), /unknown issuer type "buildkite"/);
   refuses(t, issuer({ Type: 'e-mail' }), /unknown issuer type "e-mail"/);
   refuses(t, issuer({ Type: undefined }), /accounts\.google\.com"\]: Type is required/);
   refuses(t, issuer({ ClientID: undefined }), /ClientID is required/);
@@ -69,7 +69,7 @@ test('refuses bad configurations with a message naming the file and the key', (t
   refuses(t, issuer({ ClientId: 'x' }), /"ClientId" is given twice/);
   refuses(t, issuer({ Colour: 'blue' }), /unknown key "Colour"/);
   refuses(t, issuer({ SkipEmailVerification: 'yes' }), /SkipEmailVerification must be a boolean/);
-  refuses(t, issuer({ CACert: '-----BEGIN CERTIFICATE-----' }), /CACert is not supported yet/);
+  refuses(t, issuer({ CACert: '-----BEGIN CERTIFICATE-----' }), /CACert holds a certificate that cannot be parsed|CACert holds no PEM/);
   refuses(t, issuer({ IssuerClaim: '$..x' }), /IssuerClaim .* must look like/);
   refuses(t, { OIDCIssuers: { 'ftp://x.example.com': { IssuerURL: 'ftp://x.example.com', ClientID: 'a', Type: 'email' } } }, /must be an http\(s\) URL/);
   refuses(t, { OIDCIssuers: { 'not a url': { IssuerURL: 'not a url', ClientID: 'a', Type: 'email' } } }, /is not a valid URL/);

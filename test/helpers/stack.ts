@@ -24,15 +24,29 @@ export const TEST_EMAIL = 'alice@example.com';
  * The whole stack on one loopback port with a fresh data folder, trusting an OIDC issuer started inside the
  * test through a Fulcio-format issuer file (as an operator would configure it).
  */
-export async function startStack(opts: { dataDir?: string; issuerType?: string } = {}): Promise<TestStack> {
+export async function startStack(opts: {
+  dataDir?: string;
+  issuerType?: string;
+  /** More fields of the test issuer's entry (e.g. SPIFFETrustDomain, CIProvider, IssuancePolicy). */
+  issuerFields?: Record<string, unknown>;
+  /** More top-level keys of the issuer file (e.g. CIIssuerMetadata). */
+  issuerConfig?: Record<string, unknown>;
+} = {}): Promise<TestStack> {
   const oidc = await startOidcIssuer();
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'sigstack-test-'));
   const configPath = join(dataDir, 'fulcio-config.json');
   writeFileSync(configPath, JSON.stringify({
-    OIDCIssuers: { [oidc.issuer]: { IssuerURL: oidc.issuer, ClientID: 'sigstore', Type: opts.issuerType ?? 'email' } },
+    OIDCIssuers: { [oidc.issuer]: { IssuerURL: oidc.issuer, ClientID: 'sigstore', Type: opts.issuerType ?? 'email', ...opts.issuerFields } },
+    ...opts.issuerConfig,
   }));
   const cfg = parseServeConfig('all', { port: '0', dataDir, oidcConfig: configPath });
-  const stack = await startServices(cfg, pino({ level: process.env.SIGSTACK_TEST_LOG ?? 'silent' }));
+  let stack: RunningStack;
+  try {
+    stack = await startServices(cfg, pino({ level: process.env.SIGSTACK_TEST_LOG ?? 'silent' }));
+  } catch (err) {
+    await oidc.close(); // a stack that refuses to start must not leave the issuer holding the process open
+    throw err;
+  }
   const get = async (path: string) => (await (await fetch(`${stack.url}${path}`)).json()) as Record<string, unknown>;
   return {
     url: stack.url,

@@ -1,0 +1,82 @@
+/**
+ * CA throughput: certificates issued per second by a real server (`POST /api/v2/signingCert` over HTTP, the whole
+ * stack on one port: token check with a cached JWKS, proof of possession, precertificate, SCT from the CT log,
+ * final certificate) under 50 concurrent autocannon clients, with p50/p99 latency. Baseline: how many P-256
+ * signatures node:crypto makes per second on one core, the ceiling for work that signs at least three times
+ * (precertificate, SCT, certificate) per request. `npx tsx bench/ca.ts [--quick]` runs it alone.
+ */
+import 'reflect-metadata';
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { startStack, TEST_EMAIL } from '../test/helpers/stack.ts';
+import type { Row } from './table.ts';
+
+export type { Row };
+
+const CLIENTS = 50;
+
+/** The part of autocannon's API used here (it ships no type declarations). */
+interface AutocannonResult {
+  '2xx': number;
+  non2xx: number;
+  errors: number;
+  duration: number;
+  latency: { p50: number; p99: number };
+}
+type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
+const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+
+/** P-256 signatures per second with node:crypto, on the calling thread. */
+function signRate(ms: number): number {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const data = Buffer.alloc(300, 7);
+  let n = 0;
+  const start = performance.now();
+  while (performance.now() - start < ms) {
+    for (let i = 0; i < 50; i++) sign('sha256', data, privateKey);
+    n += 50;
+  }
+  return n / ((performance.now() - start) / 1000);
+}
+
+export async function runCaBench({ quick }: { quick: boolean }): Promise<Row[]> {
+  const stack = await startStack();
+  try {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    // One token and one proof for every request: the CA still verifies both and issues a new certificate each time.
+    const token = await stack.mintToken();
+    const body = JSON.stringify({
+      credentials: { oidcIdentityToken: token },
+      publicKeyRequest: {
+        publicKey: { algorithm: 'ECDSA', content: publicKey.export({ type: 'spki', format: 'pem' }) },
+        proofOfPossession: sign('sha256', Buffer.from(TEST_EMAIL), privateKey).toString('base64'),
+      },
+    });
+    const url = `${stack.url}/api/v2/signingCert`;
+    const first = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    if (first.status !== 200) throw new Error(`the CA refused the bench request: ${first.status} ${await first.text()}`);
+    const result = await autocannon({
+      url, method: 'POST', headers: { 'content-type': 'application/json' }, body,
+      connections: CLIENTS, duration: quick ? 4 : 20,
+    });
+    const issued = result['2xx'];
+    if (result.non2xx > 0 || result.errors > 0) throw new Error(`${result.non2xx} non-2xx answers and ${result.errors} errors during the CA bench`);
+    const perSecond = issued / (result.duration || 1);
+    const baseline = signRate(quick ? 500 : 2000);
+    return [
+      { name: `CA certificates/s, ${CLIENTS} clients, cached JWKS (autocannon, real server)`, value: perSecond, unit: 'ops/s', baseline, baselineName: 'node:crypto P-256 signs/s, 1 core' },
+      { name: `POST /api/v2/signingCert latency p50, ${CLIENTS} clients`, value: result.latency.p50, unit: 'ms' },
+      { name: `POST /api/v2/signingCert latency p99, ${CLIENTS} clients`, value: result.latency.p99, unit: 'ms' },
+    ];
+  } finally {
+    await stack.close();
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const rows = await runCaBench({ quick: process.argv.includes('--quick') });
+  const { formatTable } = await import('./table.ts');
+  console.log(formatTable(rows));
+}
