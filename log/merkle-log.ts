@@ -4,7 +4,7 @@ import { consistencyProof, inclusionProof, rootHash } from './merkle/proofs.ts';
 import { isTreeIndex } from './merkle/tree-math.ts';
 import { GroupCommitQueue } from './sequencer.ts';
 import { NodeCache } from './store/node-cache.ts';
-import { SqliteStore } from './store/sqlite-store.ts';
+import { SqliteStore, type PublishedCheckpoint } from './store/sqlite-store.ts';
 import type { NodeSource } from './merkle/proofs.ts';
 import type { AppendResult, MerkleLog, StoredEntry } from './types.ts';
 
@@ -18,12 +18,36 @@ export interface MerkleLogOptions {
   path: string;
   /** Milliseconds since the epoch, for integrated times (tests pin it). */
   clock?: () => number;
+  /**
+   * Search keys of a leaf (the face's choice: Rekor indexes artifact hash, key and email). Computed before
+   * the batch, written in the same transaction as the entry, so the index never names an entry that is not
+   * committed nor misses one that is. Must not throw; return [] for a leaf with nothing to index.
+   */
+  indexKeys?: (leaf: Buffer) => string[];
+  /** SQLite page size for a NEW file (default SQLite's 4096); see docs/bench.md for what it changes. */
+  pageSize?: number;
+}
+
+/**
+ * What the SQLite engine offers beyond the MerkleLog interface the faces share: the search index
+ * (/api/v1/index/retrieve), single subtree hashes (tlog-tiles) and the history of published checkpoints.
+ */
+export interface IndexedMerkleLog extends MerkleLog {
+  /** Indices of committed entries stored under `key`, ascending, at most `limit`. */
+  searchIndex(key: string, limit: number): number[];
+  /** Hash of the complete subtree of 2^level leaves starting at leaf index * 2^level; RangeError if not complete in the log. */
+  subtreeHash(level: number, index: number): Buffer;
+  /** Records a signed checkpoint as published (kept once per size). */
+  publishCheckpoint(size: number, note: string): void;
+  /** Published checkpoints with size >= fromSize, ascending, at most `limit`. */
+  publishedCheckpoints(fromSize: number, limit: number): PublishedCheckpoint[];
 }
 
 interface AppendRequest {
   leaf: Buffer;
   leafHash: Buffer;
   extra: Buffer | null;
+  indexKeys: string[];
 }
 
 function toBuffer(b: Uint8Array): Buffer {
@@ -35,19 +59,21 @@ function copyBytes(b: Uint8Array): Buffer {
   return Buffer.from(b);
 }
 
-class SqliteMerkleLog implements MerkleLog {
+class SqliteMerkleLog implements IndexedMerkleLog {
   readonly #store: SqliteStore;
   /** What proofs read: the frontier's subtrees from memory, upper levels from a bounded cache, the rest from SQLite. */
   readonly #nodes: NodeSource;
   readonly #clock: () => number;
+  readonly #indexKeys: (leaf: Buffer) => string[];
   readonly #queue: GroupCommitQueue<AppendRequest, AppendResult>;
   #frontier: Frontier;
   #root: Buffer;
   #closed = false;
 
   constructor(options: MerkleLogOptions) {
-    this.#store = new SqliteStore(options.path);
+    this.#store = new SqliteStore(options.path, options.pageSize);
     this.#clock = options.clock ?? Date.now;
+    this.#indexKeys = options.indexKeys ?? (() => []);
     try {
       this.#frontier = this.#loadFrontier();
     } catch (e) {
@@ -65,7 +91,13 @@ class SqliteMerkleLog implements MerkleLog {
     if (!(leaf instanceof Uint8Array)) return Promise.reject(new TypeError('leaf must be bytes'));
     if (extra !== null && !(extra instanceof Uint8Array)) return Promise.reject(new TypeError('extra must be bytes or null'));
     const bytes = copyBytes(leaf);
-    return this.#queue.submit({ leaf: bytes, leafHash: hashLeaf(bytes), extra: extra && copyBytes(extra) });
+    let indexKeys: string[];
+    try {
+      indexKeys = this.#indexKeys(bytes);
+    } catch {
+      indexKeys = []; // an indexer bug must not lose an append; the entry is still found by hash and index
+    }
+    return this.#queue.submit({ leaf: bytes, leafHash: hashLeaf(bytes), extra: extra && copyBytes(extra), indexKeys });
   }
 
   /** One batch, one transaction. The frontier advances only if COMMIT succeeds. */
@@ -98,6 +130,7 @@ class SqliteMerkleLog implements MerkleLog {
         const entry: StoredEntry = { index: frontier.size, leafHash: req.leafHash, leaf: req.leaf, integratedTimeMs: now, extra: req.extra };
         this.#store.insertEntry(entry);
         this.#store.insertNodes(frontier.append(req.leafHash));
+        this.#store.insertIndexKeys(entry.index, req.indexKeys);
         inBatch.set(key, entry);
         return { entry, duplicate: false };
       });
@@ -134,6 +167,30 @@ class SqliteMerkleLog implements MerkleLog {
     return this.#store.byLeafHash(toBuffer(leafHash));
   }
 
+  searchIndex(key: string, limit: number): number[] {
+    if (this.#closed) throw new Error('log is closed');
+    const size = this.size();
+    return this.#store.lookupIndexKey(key, limit).filter((i) => i < size);
+  }
+
+  subtreeHash(level: number, index: number): Buffer {
+    if (this.#closed) throw new Error('log is closed');
+    if (!Number.isSafeInteger(level) || level < 0 || level > 52 || !isTreeIndex(index) || (index + 1) * 2 ** level > this.size()) {
+      throw new RangeError(`no complete subtree (level ${level}, index ${index}) in a log of ${this.size()}`);
+    }
+    return Buffer.from(this.#nodes.node(level, index));
+  }
+
+  publishCheckpoint(size: number, note: string): void {
+    this.#checkTreeSize(size);
+    this.#store.publishCheckpoint(size, note, Math.floor(this.#clock()));
+  }
+
+  publishedCheckpoints(fromSize: number, limit: number): PublishedCheckpoint[] {
+    if (this.#closed) throw new Error('log is closed');
+    return this.#store.publishedCheckpoints(fromSize, limit);
+  }
+
   inclusionProof(index: number, treeSize: number): Buffer[] {
     this.#checkTreeSize(treeSize);
     return inclusionProof(this.#nodes, index, treeSize);
@@ -165,6 +222,6 @@ class SqliteMerkleLog implements MerkleLog {
 }
 
 /** Opens (creating if needed) the log in `options.path`. */
-export function openMerkleLog(options: MerkleLogOptions): MerkleLog {
+export function openMerkleLog(options: MerkleLogOptions): IndexedMerkleLog {
   return new SqliteMerkleLog(options);
 }

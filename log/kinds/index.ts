@@ -1,6 +1,7 @@
 import { BadRequestError } from '../../core/errors.ts';
 import { dsseV001 } from './dsse.ts';
 import { hashedrekordV001 } from './hashedrekord.ts';
+import { intotoV002 } from './intoto.ts';
 import { readObject, readString } from './strict-json.ts';
 
 /**
@@ -15,7 +16,7 @@ export interface EntryKind {
   canonicalize(spec: unknown): Buffer;
 }
 
-const KINDS: readonly EntryKind[] = [hashedrekordV001, dsseV001];
+const KINDS: readonly EntryKind[] = [hashedrekordV001, dsseV001, intotoV002];
 
 export function findKind(kind: string, apiVersion: string): EntryKind | undefined {
   return KINDS.find((k) => k.kind === kind && k.apiVersion === apiVersion);

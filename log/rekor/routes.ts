@@ -3,9 +3,13 @@ import type Koa from 'koa';
 import '../../core/koa-augment.ts';
 import { BadRequestError, ConflictError, NotFoundError } from '../../core/errors.ts';
 import { canonicalizeProposedEntry } from '../kinds/index.ts';
+import type { Canonicalize } from '../kinds/canonicalize-pool.ts';
 import { leafHashFromEntryId } from './entry-id.ts';
 import { RekorLog, type RekorLogOptions } from './entries.ts';
 import { searchLogQuery } from './search.ts';
+import { parseSearchIndex, runIndexQuery } from './index-search.ts';
+import { addTileRoutes } from './tiles.ts';
+import type { IndexedMerkleLog } from '../merkle-log.ts';
 
 /**
  * Rekor v1 REST API (the subset sigstore clients use), paths and shapes as upstream openapi.yaml:
@@ -13,20 +17,30 @@ import { searchLogQuery } from './search.ts';
  *   GET  /api/v1/log/entries?logIndex=N      entry by index
  *   GET  /api/v1/log/entries/{entryUUID}     entry by 64-hex leaf hash or 80-hex entry id
  *   POST /api/v1/log/entries/retrieve        search by ids, proposed entries and indexes (<= 10 queries)
+ *   POST /api/v1/index/retrieve              entry UUIDs by artifact hash, public key or email (SearchIndex)
  *   GET  /api/v1/log                         LogInfo (size, root, signed checkpoint)
  *   GET  /api/v1/log/proof                   consistency proof
  *   GET  /api/v1/log/publicKey               the log key, PEM
+ *   GET  /api/v1/tiles/...                   C2SP tlog-tiles read API (tiles.ts), when the engine is given
  * Errors are thrown as core/errors.ts classes; services/errors.ts writes Rekor's `{code, message}` body.
  */
-export function rekorRouter(opts: RekorLogOptions): Router {
+export interface RekorRouterOptions extends RekorLogOptions {
+  /** How proposed entries are validated and canonicalized; default inline. services/ passes a worker pool. */
+  canonicalize?: Canonicalize;
+  /** The search index of /api/v1/index/retrieve (the engine opened with `indexKeys: rekorIndexKeys`); default `log` if it has one. */
+  index?: Pick<IndexedMerkleLog, 'searchIndex'> | IndexedMerkleLog;
+}
+
+export function rekorRouter(opts: RekorRouterOptions): Router {
   const rekor = new RekorLog(opts);
   const { log } = rekor;
   const publicKeyPem = opts.signer.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  const canonicalize: Canonicalize = opts.canonicalize ?? (async (proposed) => canonicalizeProposedEntry(proposed));
   const router = new Router();
 
   router.post('/api/v1/log/entries', async (ctx) => {
     if (ctx.request.body === undefined) throw new BadRequestError('request body must be a JSON proposed entry');
-    const leaf = canonicalizeProposedEntry(ctx.request.body);
+    const leaf = await canonicalize(ctx.request.body);
     const { entry, duplicate } = await log.append(leaf);
     const entryId = rekor.entryId(entry);
     const location = `/api/v1/log/entries/${entryId}`;
@@ -60,6 +74,19 @@ export function rekorRouter(opts: RekorLogOptions): Router {
     if (ctx.request.body === undefined) throw new BadRequestError('request body must be a JSON search query');
     ctx.body = searchLogQuery(rekor, ctx.request.body);
   });
+
+  const index = opts.index ?? ('searchIndex' in log ? (log as IndexedMerkleLog) : undefined);
+  router.post('/api/v1/index/retrieve', (ctx) => {
+    if (!index) throw new NotFoundError('this log keeps no search index');
+    const query = parseSearchIndex(ctx.request.body);
+    ctx.body = runIndexQuery(query, (key, limit) => index.searchIndex(key, limit))
+      .map((i) => log.getEntry(i))
+      .filter((e) => e !== undefined)
+      .map((e) => rekor.entryId(e));
+  });
+
+  if (opts.index && 'subtreeHash' in opts.index) addTileRoutes(router, rekor, opts.index as IndexedMerkleLog);
+  else if ('subtreeHash' in log) addTileRoutes(router, rekor, log as IndexedMerkleLog);
 
   router.get('/api/v1/log', (ctx) => {
     const size = log.size();

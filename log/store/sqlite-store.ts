@@ -26,6 +26,16 @@ CREATE TABLE IF NOT EXISTS tree (
   pos INTEGER PRIMARY KEY,
   hash BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS search_index (
+  key TEXT NOT NULL,
+  idx INTEGER NOT NULL,
+  PRIMARY KEY (key, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS published_checkpoints (
+  size INTEGER PRIMARY KEY,
+  note TEXT NOT NULL,
+  published_ms INTEGER NOT NULL
+);
 `;
 
 /** In-order position of complete subtree (level, index). */
@@ -45,14 +55,22 @@ function toEntry(row: EntryRow): StoredEntry {
   return { index: row.idx, leafHash: row.leaf_hash, leaf: row.leaf, integratedTimeMs: row.integrated_ms, extra: row.extra };
 }
 
+export interface PublishedCheckpoint {
+  size: number;
+  note: string;
+  publishedMs: number;
+}
+
 export class SqliteStore implements NodeSource {
   readonly #db: Database.Database;
   readonly #stmts;
   /** Rows read through `node()`, for tests and metrics that check proofs stay O(log n). */
   nodeReads = 0;
 
-  constructor(path: string) {
+  /** `pageSize` applies only when the file is created (SQLite fixes it then, and WAL forbids changing it). */
+  constructor(path: string, pageSize?: number) {
     this.#db = new Database(path);
+    if (pageSize !== undefined) this.#db.pragma(`page_size = ${Math.trunc(pageSize)}`);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = FULL');
     this.#db.pragma('busy_timeout = 5000');
@@ -73,6 +91,10 @@ export class SqliteStore implements NodeSource {
       byLeafHash: db.prepare('SELECT * FROM entries WHERE leaf_hash = ?'),
       insertEntry: db.prepare('INSERT INTO entries (idx, leaf_hash, leaf, integrated_ms, extra) VALUES (?, ?, ?, ?, ?)'),
       insertNode: db.prepare('INSERT INTO tree (pos, hash) VALUES (?, ?)'),
+      insertKey: db.prepare('INSERT OR IGNORE INTO search_index (key, idx) VALUES (?, ?)'),
+      publish: db.prepare('INSERT OR IGNORE INTO published_checkpoints (size, note, published_ms) VALUES (?, ?, ?)'),
+      published: db.prepare('SELECT size, note, published_ms AS publishedMs FROM published_checkpoints WHERE size >= ? ORDER BY size LIMIT ?'),
+      lookupKey: db.prepare('SELECT idx FROM search_index WHERE key = ? ORDER BY idx LIMIT ?').pluck(),
     };
   }
 
@@ -113,6 +135,25 @@ export class SqliteStore implements NodeSource {
   /** Stores subtrees completed by an append (level >= 1). */
   insertNodes(nodes: readonly SubtreeHash[]): void {
     for (const n of nodes) this.#stmts.insertNode.run(treePosition(n.level, n.index), n.hash);
+  }
+
+  /** Search keys of an entry (the face decides what they are: artifact hash, key, email), in the append's transaction. */
+  insertIndexKeys(index: number, keys: readonly string[]): void {
+    for (const key of keys) this.#stmts.insertKey.run(key, index);
+  }
+
+  /** Indices of the entries under `key`, ascending, at most `limit`. */
+  lookupIndexKey(key: string, limit: number): number[] {
+    return this.#stmts.lookupKey.all(key, limit) as number[];
+  }
+
+  /** Keeps the first signed checkpoint published for `size` (later ones for the same size are the same tree). */
+  publishCheckpoint(size: number, note: string, publishedMs: number): void {
+    this.#stmts.publish.run(size, note, publishedMs);
+  }
+
+  publishedCheckpoints(fromSize: number, limit: number): PublishedCheckpoint[] {
+    return this.#stmts.published.all(fromSize, limit) as PublishedCheckpoint[];
   }
 
   /** Runs `fn` in one transaction (BEGIN IMMEDIATE): all of it commits, durably, or none of it. */

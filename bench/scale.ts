@@ -1,0 +1,39 @@
+/**
+ * Scale check of one existing log file (not part of `npm run bench`: building 10M entries takes ~30 min).
+ *   npx tsx bench/scale.ts <log.db> [samples=5000]
+ * In a fresh process: opens the log as the server does, answers `samples` random inclusion and consistency
+ * proofs, and prints p50/p99 latency, the resident memory after that, and the database bytes per entry.
+ * Run it on a 1,000-entry log and on the large one: memory and latency ratios are the scale targets.
+ * PAGE_SIZE=65536 creates the log with that SQLite page size. Build the large log with test/fixtures/log-engine/bench-engine.ts (BENCH_DB=<file> BENCH_SKIP_RATE=1).
+ */
+import { statSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { openMerkleLog } from '../log/merkle-log.ts';
+import { buildLog } from './proofs.ts';
+import { percentile } from './table.ts';
+
+const path = process.argv[2];
+if (!path) throw new Error('usage: bench/scale.ts <log.db> [samples] (BUILD=N to create or top up the log to N entries first)');
+const samples = Number(process.argv[3] ?? 5000);
+const pageSize = process.env.PAGE_SIZE ? Number(process.env.PAGE_SIZE) : undefined;
+if (process.env.BUILD) await (await buildLog(path, Number(process.env.BUILD), undefined, pageSize)).close();
+const log = openMerkleLog({ path });
+const size = log.size();
+const time = (op: () => void) => {
+  const t = performance.now();
+  op();
+  return (performance.now() - t) * 1000;
+};
+const rand = () => Math.floor(Math.random() * size);
+for (let i = 0; i < 500; i++) log.inclusionProof(rand(), size);
+const inclusion = Array.from({ length: samples }, () => time(() => log.inclusionProof(rand(), size)));
+const consistency = Array.from({ length: samples }, () => time(() => log.consistencyProof(1 + Math.floor(Math.random() * (size - 1)), size)));
+const bytes = statSync(path).size + (statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0);
+const rss = process.memoryUsage().rss / 2 ** 20;
+console.log(JSON.stringify({
+  size,
+  inclusionP50us: +percentile(inclusion, 50).toFixed(1), inclusionP99us: +percentile(inclusion, 99).toFixed(1),
+  consistencyP50us: +percentile(consistency, 50).toFixed(1), consistencyP99us: +percentile(consistency, 99).toFixed(1),
+  rssMiB: +rss.toFixed(0), bytesPerEntry: +(bytes / size).toFixed(0),
+}));
+await log.close();
