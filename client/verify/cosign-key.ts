@@ -9,35 +9,15 @@ import { VerificationError } from '../../core/errors.ts';
 import { pemToDerList } from '../../core/pem.ts';
 import type { TrustMaterial } from '../trusted-root.ts';
 import { parseSetBundle, type DetachedVerification } from './cosign.ts';
-import { base64, hex, literal, object, ShapeError } from './strict-json.ts';
-import { canonicalize } from './tlog-body.ts';
+import { base64 } from './strict-json.ts';
+import { readHashedRekordBody } from './tlog-body.ts';
 import { checkIntegratedTime, findLog, verifySet } from './tlog.ts';
 
 function loggedKeyEntry(body: Buffer): { digest: Buffer; signature: Buffer; keyDer: Buffer } {
-  const text = body.toString('utf8');
-  try {
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new ShapeError('not JSON');
-    }
-    if (canonicalize(json) !== text) throw new ShapeError('not canonical JSON (RFC 8785)');
-    const b = object(json, 'body', ['apiVersion', 'kind', 'spec']);
-    literal(b.kind, 'kind', ['hashedrekord']);
-    literal(b.apiVersion, 'apiVersion', ['0.0.1']);
-    const spec = object(b.spec, 'spec', ['data', 'signature']);
-    const hash = object(object(spec.data, 'spec.data', ['hash']).hash, 'spec.data.hash', ['algorithm', 'value']);
-    literal(hash.algorithm, 'spec.data.hash.algorithm', ['sha256']);
-    const sig = object(spec.signature, 'spec.signature', ['content', 'publicKey']);
-    const pem = base64(object(sig.publicKey, 'spec.signature.publicKey', ['content']).content, 'spec.signature.publicKey.content', { max: 16 * 1024 }).toString('utf8');
-    const keys = pemToDerList(pem, 'PUBLIC KEY');
-    if (keys.length !== 1) throw new ShapeError('spec.signature.publicKey.content: not one PEM public key');
-    return { digest: hex(hash.value, 'spec.data.hash.value', 32), signature: base64(sig.content, 'spec.signature.content', { max: 1024 }), keyDer: keys[0]! };
-  } catch (e) {
-    if (e instanceof ShapeError) throw new VerificationError('TLOG_BODY', `tlog entry body: ${e.message}`);
-    throw e;
-  }
+  const { digest, signature, publicKeyPem } = readHashedRekordBody(body, 16 * 1024);
+  const keys = pemToDerList(publicKeyPem, 'PUBLIC KEY');
+  if (keys.length !== 1) throw new VerificationError('TLOG_BODY', 'tlog entry body: spec.signature.publicKey.content: not one PEM public key');
+  return { digest, signature, keyDer: keys[0]! };
 }
 
 export function verifyCosignKeySignature(trust: TrustMaterial, sig: { payload: Uint8Array; signature: string; bundle?: string }, publicKey: KeyObject, nowMs = Date.now()): DetachedVerification {

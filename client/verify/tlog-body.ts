@@ -28,7 +28,12 @@ function fail(message: string): never {
   throw new VerificationError('TLOG_BODY', `tlog entry body: ${message}`);
 }
 
-export function parseHashedRekordBody(body: Buffer): HashedRekordBody {
+/**
+ * The fields of a hashedrekord 0.0.1 body, read strictly (canonical JSON, no unknown fields, sha256 only).
+ * `publicKeyPem` is the logged key material as text: a certificate or a bare key, which the caller decides.
+ * Throws VerificationError('TLOG_BODY').
+ */
+export function readHashedRekordBody(body: Buffer, maxPemBytes: number): { digest: Buffer; signature: Buffer; publicKeyPem: string } {
   const text = body.toString('utf8');
   let json: unknown;
   try {
@@ -45,14 +50,23 @@ export function parseHashedRekordBody(body: Buffer): HashedRekordBody {
     const hash = object(object(spec.data, 'spec.data', ['hash']).hash, 'spec.data.hash', ['algorithm', 'value']);
     literal(hash.algorithm, 'spec.data.hash.algorithm', ['sha256']);
     const sig = object(spec.signature, 'spec.signature', ['content', 'publicKey']);
-    const pem = base64(object(sig.publicKey, 'spec.signature.publicKey', ['content']).content, 'spec.signature.publicKey.content', { max: 32 * 1024 }).toString('utf8');
-    const m = PEM.exec(pem);
-    if (!m) throw new ShapeError('spec.signature.publicKey.content: not a single PEM certificate');
     return {
       digest: hex(hash.value, 'spec.data.hash.value', 32),
       signature: base64(sig.content, 'spec.signature.content', { max: 1024 }),
-      certificateDer: base64(m[1]!.replace(/\n/g, ''), 'spec.signature.publicKey.content (PEM)', { max: 16 * 1024 }),
+      publicKeyPem: base64(object(sig.publicKey, 'spec.signature.publicKey', ['content']).content, 'spec.signature.publicKey.content', { max: maxPemBytes }).toString('utf8'),
     };
+  } catch (e) {
+    if (e instanceof ShapeError) fail(e.message);
+    throw e;
+  }
+}
+
+export function parseHashedRekordBody(body: Buffer): HashedRekordBody {
+  const { digest, signature, publicKeyPem } = readHashedRekordBody(body, 32 * 1024);
+  const m = PEM.exec(publicKeyPem);
+  if (!m) fail('spec.signature.publicKey.content: not a single PEM certificate');
+  try {
+    return { digest, signature, certificateDer: base64(m[1]!.replace(/\n/g, ''), 'spec.signature.publicKey.content (PEM)', { max: 16 * 1024 }) };
   } catch (e) {
     if (e instanceof ShapeError) fail(e.message);
     throw e;
