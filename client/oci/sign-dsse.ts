@@ -6,7 +6,8 @@
  */
 import { derToPem, pemToDerList } from '../../core/pem.ts';
 import { generateSigner } from '../../core/signer.ts';
-import { dsseBody, preAuthEncoding, readDsseSpec } from '../../log/kinds/dsse.ts';
+import { dsseBody, readDsseSpec } from '../../log/kinds/dsse.ts';
+import { preAuthEncoding } from '../../log/kinds/dsse-signature.ts';
 import { checkLogResponse, SigningError, tokenChallenge } from '../sign.ts';
 
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';

@@ -1,9 +1,10 @@
-import { createHash, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { BadRequestError } from '../../core/errors.ts';
 import { canonicalJson } from './canonical-json.ts';
 import type { EntryKind } from './index.ts';
 import { decodeBase64, readObject, readString } from './strict-json.ts';
 import { parseVerifierKey } from './verifier-key.ts';
+import { preAuthEncoding, verifiesEnvelopeSignature } from './dsse-signature.ts';
 
 /**
  * dsse v0.0.1: a DSSE envelope (in-toto attestations) with the keys or certificates that signed it.
@@ -18,21 +19,6 @@ import { parseVerifierKey } from './verifier-key.ts';
 const MAX_ENVELOPE = 1024 * 1024;
 const MAX_SIGNATURES = 16;
 const MAX_VERIFIERS = 16;
-
-/** DSSE v1 pre-authentication encoding: "DSSEv1" SP len(type) SP type SP len(body) SP body. */
-export function preAuthEncoding(payloadType: string, payload: Buffer): Buffer {
-  const type = Buffer.from(payloadType, 'utf8');
-  return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${payload.length} `), payload]);
-}
-
-function verifies(key: KeyObject, data: Buffer, signature: Buffer): boolean {
-  try {
-    // Ed25519 signs the message itself; ECDSA and RSA (PKCS#1 v1.5) over SHA-256, as Rekor's LoadVerifier(SHA256).
-    return cryptoVerify(key.asymmetricKeyType === 'ed25519' ? null : 'sha256', data, key, signature);
-  } catch {
-    return false;
-  }
-}
 
 interface DsseContent {
   envelopeHash: Buffer;
@@ -75,7 +61,7 @@ export function readDsseSpec(spec: unknown): DsseContent {
     if (sigObj.keyid !== undefined && typeof sigObj.keyid !== 'string') throw new BadRequestError(`${path}.keyid must be a string`);
     const sigText = readString(sigObj.sig, `${path}.sig`);
     const sig = decodeBase64(sigText, `${path}.sig`);
-    const key = keys.find((k) => verifies(k.publicKey, pae, sig));
+    const key = keys.find((k) => verifiesEnvelopeSignature(k.publicKey, pae, sig));
     if (!key) throw new BadRequestError(`${path}: no verifier verifies this signature (every signature must)`, 'INVALID_SIGNATURE');
     bySignature.set(sigText, key.canonicalPem);
   });

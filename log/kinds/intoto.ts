@@ -1,9 +1,10 @@
-import { createHash, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { BadRequestError } from '../../core/errors.ts';
 import { canonicalJson } from './canonical-json.ts';
 import type { EntryKind } from './index.ts';
 import { decodeBase64, decodeLowerHex, readObject, readString } from './strict-json.ts';
 import { parseVerifierKey } from './verifier-key.ts';
+import { preAuthEncoding, verifiesEnvelopeSignature } from './dsse-signature.ts';
 
 /**
  * intoto v0.0.2: a DSSE envelope carried inline (upstream intoto_v0_0_2_schema.json):
@@ -17,19 +18,6 @@ import { parseVerifierKey } from './verifier-key.ts';
  */
 const MAX_SIGNATURES = 16;
 const MAX_PAYLOAD = 1024 * 1024;
-
-function pae(payloadType: string, payload: Buffer): Buffer {
-  const type = Buffer.from(payloadType, 'utf8');
-  return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${payload.length} `), payload]);
-}
-
-function verifies(key: KeyObject, data: Buffer, signature: Buffer): boolean {
-  try {
-    return cryptoVerify(key.asymmetricKeyType === 'ed25519' ? null : 'sha256', data, key, signature);
-  } catch {
-    return false;
-  }
-}
 
 function checkClientHash(value: unknown, path: string, computed: Buffer): void {
   if (value === undefined) return;
@@ -49,14 +37,14 @@ export function intotoV002Body(spec: unknown): Buffer {
   const payloadType = readString(env.payloadType, 'spec.content.envelope.payloadType');
   if (!Array.isArray(env.signatures) || env.signatures.length === 0) throw new BadRequestError('spec.content.envelope.signatures must be a non-empty array');
   if (env.signatures.length > MAX_SIGNATURES) throw new BadRequestError(`spec.content.envelope.signatures: more than ${MAX_SIGNATURES}`);
-  const message = pae(payloadType, payload);
+  const message = preAuthEncoding(payloadType, payload);
   const signatures = env.signatures.map((item, i) => {
     const path = `spec.content.envelope.signatures[${i}]`;
     const sig = readObject(item, path, ['sig', 'publicKey', 'keyid'], ['sig', 'publicKey']);
     const signature = decodeBase64(readString(sig.sig, `${path}.sig`), `${path}.sig`);
     const key = parseVerifierKey(decodeBase64(readString(sig.publicKey, `${path}.publicKey`), `${path}.publicKey`), `${path}.publicKey`);
     if (sig.keyid !== undefined && typeof sig.keyid !== 'string') throw new BadRequestError(`${path}.keyid must be a string`);
-    if (!verifies(key.publicKey, message, signature)) {
+    if (!verifiesEnvelopeSignature(key.publicKey, message, signature)) {
       throw new BadRequestError(`${path}: signature does not verify with its publicKey over the envelope`, 'INVALID_SIGNATURE');
     }
     return {

@@ -11,7 +11,7 @@ import { DSSEBundleBuilder, FulcioSigner, RekorWitness } from '@sigstore/sign';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { BadRequestError } from '../../core/errors.ts';
 import { derToPem } from '../../core/pem.ts';
-import { preAuthEncoding } from '../../log/kinds/dsse.ts';
+import { preAuthEncoding } from '../../log/kinds/dsse-signature.ts';
 import { canonicalizeProposedEntry } from '../../log/kinds/index.ts';
 import { startStack, TEST_EMAIL } from '../helpers/stack.ts';
 
