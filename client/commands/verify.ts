@@ -1,15 +1,12 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 // Only the offline verifier: no HTTP client, no server code, no database is loaded by this command.
-import { createVerifier, VerificationError, type Policy } from '../verify/index.ts';
+import { createVerifier, VerificationError } from '../verify/index.ts';
+import { policyFrom, type PolicyCliOptions } from './policy-flags.ts';
 
-interface VerifyCliOptions {
+interface VerifyCliOptions extends PolicyCliOptions {
   bundle: string;
   trustedRoot: string;
-  certificateIdentity?: string;
-  certificateIdentityRegexp?: string;
-  certificateOidcIssuer?: string;
-  certificateOidcIssuerRegexp?: string;
   json?: boolean;
 }
 
@@ -49,14 +46,7 @@ Example:
 
 Exit codes: 0 verified, 1 verification failed (the message names the failed check), 2 bad usage.`)
     .action((file: string, opts: VerifyCliOptions) => {
-      const policy: Policy = {
-        identity: opts.certificateIdentity,
-        identityRegexp: opts.certificateIdentityRegexp,
-        issuer: opts.certificateOidcIssuer,
-        issuerRegexp: opts.certificateOidcIssuerRegexp,
-      };
-      if ((policy.identity === undefined) === (policy.identityRegexp === undefined)) usage('give exactly one of --certificate-identity and --certificate-identity-regexp');
-      if ((policy.issuer === undefined) === (policy.issuerRegexp === undefined)) usage('give exactly one of --certificate-oidc-issuer and --certificate-oidc-issuer-regexp');
+      const policy = policyFrom(opts, usage);
       const artifact = read(file, 'file');
       const bundle = read(opts.bundle, 'bundle');
       const trustedRoot = read(opts.trustedRoot, 'trusted root').toString('utf8');

@@ -3,19 +3,13 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { credentialsFromDockerConfig, loadDockerConfig, type Credentials } from './credentials.ts';
 import { parseReference } from './reference.ts';
-import type { Policy } from '../verify/identity.ts';
+import type { PolicyCliOptions } from '../commands/policy-flags.ts';
+export { policyFrom, type PolicyCliOptions } from '../commands/policy-flags.ts';
 
 export interface RegistryCliOptions {
   registryUsername?: string;
   registryPassword?: string;
   allowInsecureRegistry?: boolean;
-}
-
-export interface PolicyCliOptions {
-  certificateIdentity?: string;
-  certificateIdentityRegexp?: string;
-  certificateOidcIssuer?: string;
-  certificateOidcIssuerRegexp?: string;
 }
 
 export function usageFor(command: string): (message: string) => never {
@@ -55,18 +49,6 @@ export function registryCredentials(image: string, opts: RegistryCliOptions, usa
     usage((e as Error).message);
   }
   return credentialsFromDockerConfig(loadDockerConfig(), registry);
-}
-
-export function policyFrom(opts: PolicyCliOptions, usage: (m: string) => never): Policy {
-  const policy: Policy = {
-    identity: opts.certificateIdentity,
-    identityRegexp: opts.certificateIdentityRegexp,
-    issuer: opts.certificateOidcIssuer,
-    issuerRegexp: opts.certificateOidcIssuerRegexp,
-  };
-  if ((policy.identity === undefined) === (policy.identityRegexp === undefined)) usage('give exactly one of --certificate-identity and --certificate-identity-regexp');
-  if ((policy.issuer === undefined) === (policy.issuerRegexp === undefined)) usage('give exactly one of --certificate-oidc-issuer and --certificate-oidc-issuer-regexp');
-  return policy;
 }
 
 export function readText(path: string, what: string, usage: (m: string) => never): string {
