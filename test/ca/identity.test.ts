@@ -6,6 +6,7 @@ import { parseEmailVerified } from '../../ca/identity/email.ts';
 import { goJoinPath } from '../../ca/identity/go-join-path.ts';
 import { parseIssuerConfig, type IssuerSettings } from '../../ca/issuers.ts';
 import type { VerifiedToken } from '../../ca/token.ts';
+import { GITHUB_CLAIMS } from './claims-fixtures.ts';
 
 /** The principal rules: pure functions of verified claims and issuer settings. */
 
@@ -89,25 +90,6 @@ test('username principal: OtherName sub!SubjectDomain, no ! and no email in the 
   refuses(t, token(s, { sub: 'alice@example.com' }), /should not be an email/);
 });
 
-const GITHUB_CLAIMS = {
-  sub: 'repo:octo-org/octo-repo:ref:refs/heads/main',
-  job_workflow_ref: 'octo-org/octo-automation/.github/workflows/oidc.yml@refs/heads/main',
-  job_workflow_sha: 'b' .repeat(40),
-  sha: 'a'.repeat(40),
-  event_name: 'push',
-  repository: 'octo-org/octo-repo',
-  workflow: 'example-workflow',
-  ref: 'refs/heads/main',
-  runner_environment: 'github-hosted',
-  repository_id: '74',
-  repository_owner: 'octo-org',
-  repository_owner_id: '65',
-  repository_visibility: 'private',
-  workflow_ref: 'octo-org/octo-repo/.github/workflows/example.yml@refs/heads/main',
-  workflow_sha: 'c'.repeat(40),
-  run_id: '42',
-  run_attempt: '2',
-};
 
 test('github-workflow principal: SAN and the 1.2-1.6, 1.8-1.22 extensions exactly as Fulcio renders them', (t) => {
   const p = principalFromToken(token(settings('github-workflow'), GITHUB_CLAIMS));
