@@ -33,6 +33,15 @@ export function toPem(der: Buffer): string {
   return `-----BEGIN CERTIFICATE-----\n${b64}-----END CERTIFICATE-----\n`;
 }
 
+/** What the CA issued: the chain for the response, and for whom (so metrics need not re-parse the certificate). */
+export interface IssuedCertificate {
+  /** Leaf, intermediate, root. */
+  chainPem: string[];
+  /** The verified token's issuer and its configured type. */
+  issuer: string;
+  issuerType: string;
+}
+
 export class CertificateAuthority {
   readonly issuerConfig: IssuerConfig;
   private readonly tokens: TokenVerifier;
@@ -70,7 +79,7 @@ export class CertificateAuthority {
    * Handles a Fulcio v2 CreateSigningCertificateRequest (parsed JSON). `bearerToken` is the token from an
    * `Authorization: Bearer` header, used when the body carries none.
    */
-  async issue(body: unknown, bearerToken?: string): Promise<{ chainPem: string[] }> {
+  async issue(body: unknown, bearerToken?: string): Promise<IssuedCertificate> {
     const request = parseSigningCertRequest(body, bearerToken);
     const token = await this.tokens.verify(request.token);
     // The operator's issuance policy (403 naming the rule) comes before any key or certificate work.
@@ -89,6 +98,6 @@ export class CertificateAuthority {
       throw new UnavailableError(`could not obtain an SCT from the CT log: ${(err as Error).message}`);
     }
     const finalDer = createFinalCertificate(this.authority, draft, sctList);
-    return { chainPem: [toPem(finalDer), ...this.chainPem] };
+    return { chainPem: [toPem(finalDer), ...this.chainPem], issuer: token.issuer, issuerType: token.settings.type };
   }
 }

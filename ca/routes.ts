@@ -50,7 +50,8 @@ export function caRouter(ca: CertificateAuthority, info: { chainPem: string[]; i
   const configuration = configurationJson(info.issuerConfig);
 
   router.post('/api/v2/signingCert', async (ctx) => {
-    const { chainPem } = await ca.issue(ctx.request.body, bearerToken(ctx.get('authorization')));
+    const { chainPem, issuer, issuerType } = await ca.issue(ctx.request.body, bearerToken(ctx.get('authorization')));
+    ctx.state.issued = { issuer, issuerType };
     ctx.status = 200;
     ctx.body = { signedCertificateEmbeddedSct: { chain: { certificates: chainPem } } };
   });
@@ -65,7 +66,8 @@ export function caRouter(ca: CertificateAuthority, info: { chainPem: string[]; i
 
   router.post('/api/v1/signingCert', async (ctx) => {
     const token = bearerToken(ctx.get('authorization'));
-    const { chainPem } = await ca.issue(legacyToV2Request(ctx.request.body), token);
+    const { chainPem, issuer, issuerType } = await ca.issue(legacyToV2Request(ctx.request.body), token);
+    ctx.state.issued = { issuer, issuerType };
     ctx.status = 201;
     ctx.type = PEM_CHAIN;
     ctx.body = legacyPemChain(chainPem);

@@ -19,7 +19,6 @@ import { healthRouter, peerAlive, type ReadinessCheck } from './health.ts';
 import { currentRequestId, errorCodeRecorder, requestContext, requestIdMixin, routePatterns } from './request-context.ts';
 import { rateLimitMiddleware } from './rate-limit.ts';
 import { issuedCertificatesMiddleware } from './issued-certificates.ts';
-import { lookupIssuer, type IssuerConfig } from '../ca/issuers.ts';
 import type { CtLog } from '../log/ct/ct-log.ts';
 import type { SctSource } from '../ca/sct-source.ts';
 import { SigstackError, UnavailableError } from '../core/errors.ts';
@@ -61,11 +60,6 @@ function publicUrlFor(cfg: ServeConfig, port: number): string {
 }
 
 /** OIDC issuer URL -> its configured type, for the certificates-issued metric (the dev issuer is an email issuer). */
-/** The metrics label for an issuer URL: its configured type, from the config the CA itself validated. */
-function issuerTypes(config: IssuerConfig): (issuer: string) => string {
-  return (issuer) => lookupIssuer(config, issuer)?.type ?? 'unknown';
-}
-
 /**
  * Starts the configured services on one HTTP(S) port. The port is bound first (so port 0 works and the public
  * URL is known), then the services are built and the handler is switched on.
@@ -150,7 +144,7 @@ export async function startStack(cfg: ServeConfig, logger: Logger = createLogger
   app.use(errorCodeRecorder());
   app.use(rateLimitMiddleware(cfg.rateLimit));
   app.use(bodyMiddleware(cfg.bodyLimit));
-  if (ca) app.use(issuedCertificatesMiddleware(metrics, issuerTypes(ca.issuerConfig)));
+  if (ca) app.use(issuedCertificatesMiddleware(metrics));
   for (const r of routers) app.use(r.routes()).use(r.allowedMethods());
   handler = app.callback();
 
