@@ -8,8 +8,7 @@ import { createHash, verify as cryptoVerify, type KeyObject } from 'node:crypto'
 import { VerificationError } from '../../core/errors.ts';
 import { pemToDerList } from '../../core/pem.ts';
 import type { TrustMaterial } from '../trusted-root.ts';
-import { parseSetBundle, type DetachedVerification } from './cosign.ts';
-import { base64 } from './strict-json.ts';
+import { readSetAndSignature, type DetachedVerification } from './cosign.ts';
 import { readHashedRekordBody } from './tlog-body.ts';
 import { checkIntegratedTime, findLog, verifySet } from './tlog.ts';
 
@@ -22,14 +21,7 @@ function loggedKeyEntry(body: Buffer): { digest: Buffer; signature: Buffer; keyD
 
 export function verifyCosignKeySignature(trust: TrustMaterial, sig: { payload: Uint8Array; signature: string; bundle?: string }, publicKey: KeyObject, nowMs = Date.now()): DetachedVerification {
   try {
-    if (sig.bundle === undefined) throw new VerificationError('BUNDLE', 'the signature carries no transparency log bundle: it cannot be verified offline');
-    const entry = parseSetBundle(sig.bundle);
-    let signature: Buffer;
-    try {
-      signature = base64(sig.signature, 'signature', { max: 1024 });
-    } catch (e) {
-      throw new VerificationError('SIGNATURE', `signature annotation: ${(e as Error).message}`);
-    }
+    const { entry, signature } = readSetAndSignature(sig);
     const logged = loggedKeyEntry(entry.canonicalizedBody);
     if (!logged.digest.equals(createHash('sha256').update(sig.payload).digest())) throw new VerificationError('TLOG_BODY', 'tlog entry body: the logged digest is not the SHA-256 of the payload');
     if (!logged.signature.equals(signature)) throw new VerificationError('TLOG_BODY', 'tlog entry body: the logged signature is not this signature');

@@ -107,18 +107,25 @@ export interface CosignSignature {
   bundle?: string;
 }
 
+/**
+ * The two annotations every cosign signature needs offline: the SET bundle (without it nothing ties the signature
+ * to the log) and the base64 signature. Shared by the certificate and the managed-key paths.
+ */
+export function readSetAndSignature(sig: { bundle?: string; signature: string }): { entry: ReturnType<typeof parseSetBundle>; signature: Buffer } {
+  if (sig.bundle === undefined) throw new VerificationError('BUNDLE', 'the signature carries no transparency log bundle: it cannot be verified offline');
+  const entry = parseSetBundle(sig.bundle);
+  try {
+    return { entry, signature: base64(sig.signature, 'signature', { max: 1024 }) };
+  } catch (e) {
+    throw new VerificationError('SIGNATURE', `signature annotation: ${(e as Error).message}`);
+  }
+}
+
 /** Verifies one cosign signature offline; throws VerificationError naming the failed check. */
 export function verifyCosignSignature(trust: TrustMaterial, sig: CosignSignature, policy: Policy, nowMs = Date.now()): DetachedVerification {
   try {
     compilePolicy(policy);
-    if (sig.bundle === undefined) throw new VerificationError('BUNDLE', 'the signature carries no transparency log bundle: it cannot be verified offline');
-    const entry = parseSetBundle(sig.bundle);
-    let signature: Buffer;
-    try {
-      signature = base64(sig.signature, 'signature', { max: 1024 });
-    } catch (e) {
-      throw new VerificationError('SIGNATURE', `signature annotation: ${(e as Error).message}`);
-    }
+    const { entry, signature } = readSetAndSignature(sig);
     const leafDer = singleCertificate(sig.certificate, 'certificate annotation');
     const chainDer = sig.chain === undefined || sig.chain === '' ? [] : pemToDerList(sig.chain);
     if (chainDer.length > 10) throw new VerificationError('CHAIN', 'chain annotation: more than 10 certificates');
