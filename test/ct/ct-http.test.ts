@@ -252,11 +252,10 @@ test('fuzz: arbitrary query values never give a 500', async (t) => {
   await s.post('add-pre-chain', { chain: [b64(makeLeaf(intermediate)), b64(intermediate.der)] });
   const paths = ['get-entries?start=%s&end=%s', 'get-sth-consistency?first=%s&second=%s', 'get-proof-by-hash?hash=%s&tree_size=%s', 'get-entry-and-proof?leaf_index=%s&tree_size=%s'];
   const value = fc.oneof(fc.string({ maxLength: 24 }), fc.integer({ min: -2, max: 3 }).map(String), fc.constant(b64(Buffer.alloc(32))));
-  await fc.assert(fc.asyncProperty(fc.constantFrom(...paths), value, value, async (p, a, b) => {
+  await t.notThrowsAsync(fc.assert(fc.asyncProperty(fc.constantFrom(...paths), value, value, async (p, a, b) => {
     const res = await s.get(p.replace('%s', encodeURIComponent(a)).replace('%s', encodeURIComponent(b)));
     return [200, 400, 404].includes(res.status);
-  }), { numRuns: 50 });
-  t.pass();
+  }), { numRuns: 50 }));
 });
 
 test('request bodies over the limit are refused before parsing (tesseract #814)', async (t) => {

@@ -22,12 +22,11 @@ test('appending leaf by leaf gives the RFC 6962 root at every size, and emits ex
 });
 
 test('property: a frontier reloaded from its positions continues identically', (t) => {
-  fc.assert(fc.property(fc.integer({ min: 0, max: 550 }), fc.integer({ min: 1, max: 50 }), (start, more) => {
+  t.notThrows(() => fc.assert(fc.property(fc.integer({ min: 0, max: 550 }), fc.integer({ min: 1, max: 50 }), (start, more) => {
     const reloaded = new Frontier(start, Frontier.positions(start).map((p) => tree.node(p.level, p.index)));
     for (let i = start; i < start + more; i++) reloaded.append(tree.leafHashes[i]);
     return reloaded.root().equals(rootHash(tree, start + more));
-  }), { numRuns: 100 });
-  t.pass();
+  }), { numRuns: 100 }));
 });
 
 test('positions are the maximal complete subtrees, largest first, at most one per bit', (t) => {
