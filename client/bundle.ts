@@ -164,7 +164,7 @@ export interface BundleParts {
   logId: Buffer;
   integratedTime: number;
   signedEntryTimestamp: Buffer;
-  inclusionProof: { logIndex: number; rootHash: Buffer; treeSize: number; hashes: Buffer[]; checkpoint: string };
+  inclusionProof: ParsedTlogEntry['inclusionProof'];
   canonicalizedBody: Buffer;
 }
 

@@ -11,6 +11,7 @@ import type { TrustMaterial } from '../trusted-root.ts';
 import { readSetAndSignature, type DetachedVerification } from './cosign.ts';
 import { readHashedRekordBody } from './tlog-body.ts';
 import { checkIntegratedTime, findLog, verifySet } from './tlog.ts';
+import { failClosed } from './fail-closed.ts';
 
 function loggedKeyEntry(body: Buffer): { digest: Buffer; signature: Buffer; keyDer: Buffer } {
   const { digest, signature, publicKeyPem } = readHashedRekordBody(body, 16 * 1024);
@@ -20,7 +21,7 @@ function loggedKeyEntry(body: Buffer): { digest: Buffer; signature: Buffer; keyD
 }
 
 export function verifyCosignKeySignature(trust: TrustMaterial, sig: { payload: Uint8Array; signature: string; bundle?: string }, publicKey: KeyObject, nowMs = Date.now()): DetachedVerification {
-  try {
+  return failClosed(() => {
     const { entry, signature } = readSetAndSignature(sig);
     const logged = loggedKeyEntry(entry.canonicalizedBody);
     if (!logged.digest.equals(createHash('sha256').update(sig.payload).digest())) throw new VerificationError('TLOG_BODY', 'tlog entry body: the logged digest is not the SHA-256 of the payload');
@@ -45,8 +46,5 @@ export function verifyCosignKeySignature(trust: TrustMaterial, sig: { payload: U
         `integrated time: ${new Date(timeMs).toISOString()}, not in the future, within the log key's validity`,
       ],
     };
-  } catch (e) {
-    if (e instanceof VerificationError) throw e;
-    throw new VerificationError('MALFORMED', `unexpected input: ${(e as Error)?.message ?? String(e)}`);
-  }
+  });
 }

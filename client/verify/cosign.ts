@@ -21,6 +21,7 @@ import { verifyMessageSignature } from './signature.ts';
 import { base64, hex, object, ShapeError, string, uint } from './strict-json.ts';
 import { parseHashedRekordBody } from './tlog-body.ts';
 import { checkIntegratedTime, findLog, verifySet, type SetFields } from './tlog.ts';
+import { failClosed } from './fail-closed.ts';
 
 export interface SignedEntry extends SetFields {
   signedEntryTimestamp: Buffer;
@@ -123,7 +124,7 @@ export function readSetAndSignature(sig: { bundle?: string; signature: string })
 
 /** Verifies one cosign signature offline; throws VerificationError naming the failed check. */
 export function verifyCosignSignature(trust: TrustMaterial, sig: CosignSignature, policy: Policy, nowMs = Date.now()): DetachedVerification {
-  try {
+  return failClosed(() => {
     compilePolicy(policy);
     const { entry, signature } = readSetAndSignature(sig);
     const leafDer = singleCertificate(sig.certificate, 'certificate annotation');
@@ -142,8 +143,5 @@ export function verifyCosignSignature(trust: TrustMaterial, sig: CosignSignature
     result.checks.unshift(...checks);
     result.checks.splice(result.checks.length - 1, 0, 'signature: verifies over the payload with the certificate key');
     return result;
-  } catch (e) {
-    if (e instanceof VerificationError) throw e;
-    throw new VerificationError('MALFORMED', `unexpected input: ${(e as Error)?.message ?? String(e)}`);
-  }
+  });
 }

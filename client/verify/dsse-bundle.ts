@@ -16,6 +16,7 @@ import { compilePolicy, type Policy } from './identity.ts';
 import { loadLeaf } from './leaf.ts';
 import { array, base64, literal, object, ShapeError, string, uint } from './strict-json.ts';
 import { findLog, verifyInclusion, type VerifiedCheckpoint } from './tlog.ts';
+import { failClosed } from './fail-closed.ts';
 
 const V02 = 'application/vnd.dev.sigstore.bundle+json;version=0.2';
 const V03 = ['application/vnd.dev.sigstore.bundle.v0.3+json', 'application/vnd.dev.sigstore.bundle+json;version=0.3'];
@@ -93,7 +94,7 @@ function parse(input: Buffer): ParsedDsseBundle {
 
 /** Verifies a DSSE Sigstore bundle offline against `trust`; throws VerificationError naming the failed check. */
 export function verifyDsseBundle(trust: TrustMaterial, bundle: Buffer, expect: AttestationExpectation, policy: Policy, nowMs = Date.now()): VerifiedAttestation {
-  try {
+  return failClosed(() => {
     compilePolicy(policy);
     let b: ParsedDsseBundle;
     let env;
@@ -112,8 +113,5 @@ export function verifyDsseBundle(trust: TrustMaterial, bundle: Buffer, expect: A
     const statement = checkStatement(env.payload, expect);
     result.checks.push(`in-toto statement: predicate type ${statement.predicateType}, a subject with digest sha256:${expect.sha256}`);
     return { ...result, statement };
-  } catch (e) {
-    if (e instanceof VerificationError) throw e;
-    throw new VerificationError('MALFORMED', `unexpected input: ${(e as Error)?.message ?? String(e)}`);
-  }
+  });
 }

@@ -15,6 +15,7 @@ import { parseSetBundle, singleCertificate, verifyCertificateAndSet, type Detach
 import { compilePolicy, type Policy } from './identity.ts';
 import { loadLeaf, type LeafState } from './leaf.ts';
 import { array, base64, hex, literal, object, ShapeError, string } from './strict-json.ts';
+import { failClosed } from './fail-closed.ts';
 
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 const STATEMENT_TYPES = ['https://in-toto.io/Statement/v0.1', 'https://in-toto.io/Statement/v1'];
@@ -172,7 +173,7 @@ export function checkStatement(payload: Buffer, expect: AttestationExpectation):
 
 /** Verifies one DSSE attestation offline; throws VerificationError naming the failed check. */
 export function verifyDsseAttestation(trust: TrustMaterial, att: DsseAttestation, expect: AttestationExpectation, policy: Policy, nowMs = Date.now()): VerifiedAttestation {
-  try {
+  return failClosed(() => {
     compilePolicy(policy);
     if (att.envelope.length > MAX_ENVELOPE) throw new VerificationError('BUNDLE', 'DSSE envelope: larger than 8 MiB');
     if (att.bundle === undefined) throw new VerificationError('BUNDLE', 'the attestation carries no transparency log bundle: it cannot be verified offline');
@@ -199,8 +200,5 @@ export function verifyDsseAttestation(trust: TrustMaterial, att: DsseAttestation
     const statement = checkStatement(env.payload, expect);
     result.checks.push(`in-toto statement: predicate type ${statement.predicateType}, a subject with digest sha256:${expect.sha256}`);
     return { ...result, statement };
-  } catch (e) {
-    if (e instanceof VerificationError) throw e;
-    throw new VerificationError('MALFORMED', `unexpected input: ${(e as Error)?.message ?? String(e)}`);
-  }
+  });
 }

@@ -19,6 +19,7 @@ import { artifactDigest, verifyMessageDigest, verifyMessageSignature } from './s
 import { ShapeError } from './strict-json.ts';
 import { verifyTlogBody } from './tlog-body.ts';
 import { checkIntegratedTime, findLog, verifyInclusion, verifySet, type VerifiedCheckpoint } from './tlog.ts';
+import { failClosed } from './fail-closed.ts';
 
 export type { Policy };
 export { VerificationError };
@@ -101,13 +102,7 @@ class OfflineVerifier implements Verifier {
   }
 
   verify(request: VerifyRequest): VerificationResult {
-    try {
-      return this.#verify(request);
-    } catch (e) {
-      if (e instanceof VerificationError) throw e;
-      // A bug or an input no check anticipated: still a refusal with a code, never a stray TypeError (sigstore-js#1722).
-      throw new VerificationError('MALFORMED', `unexpected input: ${(e as Error)?.message ?? String(e)}`);
-    }
+    return failClosed(() => this.#verify(request));
   }
 
   #policy(policy: Policy): CompiledPolicy {
