@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { runCli, startServer } from '../helpers/cli.ts';
-import { hashedRekordProposal } from '../helpers/rekord.ts';
+import { assertAcknowledgedSurvived, postEntry, type Acked } from '../helpers/acked.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'sigstack-serve-'));
 
@@ -53,21 +53,13 @@ test('serve: creates keys 0600 on first start, reuses them after, and serves the
 test('serve: every acknowledged log entry survives kill -9', async (t) => {
   const dataDir = tmp();
   const server = await startServer(['--data-dir', dataDir]);
-  const acked: { uuid: string; index: number }[] = [];
+  const acked: Acked[] = [];
   let stop = false;
   const writer = async () => {
     while (!stop) {
-      const { proposal } = hashedRekordProposal();
       try {
-        const res = await fetch(`${server.url}/api/v1/log/entries`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(proposal),
-        });
-        if (res.status !== 201) continue;
-        const body = await res.json() as Record<string, { logIndex: number }>;
-        const [uuid, entry] = Object.entries(body)[0]!;
-        acked.push({ uuid, index: entry.logIndex });
+        const r = await postEntry(server.url);
+        if (r.acked) acked.push(r.acked);
       } catch {
         return; // the server died under us: whatever was not acknowledged may be lost
       }
@@ -82,22 +74,7 @@ test('serve: every acknowledged log entry survives kill -9', async (t) => {
   await exited;
   t.true(acked.length >= 200);
 
-  const again = await startServer(['--data-dir', dataDir]);
-  try {
-    const info = await (await fetch(`${again.url}/api/v1/log`)).json() as { treeSize: number };
-    t.true(info.treeSize >= acked.length);
-    const indexes = new Set(acked.map((a) => a.index));
-    t.is(indexes.size, acked.length, 'indices are unique');
-    for (const a of acked) {
-      const res = await fetch(`${again.url}/api/v1/log/entries/${a.uuid}`);
-      t.is(res.status, 200, `entry ${a.uuid} lost`);
-      const body = await res.json() as Record<string, { logIndex: number }>;
-      t.is(Object.values(body)[0]!.logIndex, a.index);
-    }
-  } finally {
-    again.child.kill('SIGTERM');
-    await once(again.child, 'exit');
-  }
+  await assertAcknowledgedSurvived(t, dataDir, acked);
 });
 
 test('every command has --help', async (t) => {
