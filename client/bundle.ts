@@ -96,8 +96,10 @@ function parseTlogEntry(value: unknown): ParsedTlogEntry {
   const checkpoint = object(proof.checkpoint, `${p}.inclusionProof.checkpoint`, ['envelope']);
   const logIndex = uint(e.logIndex ?? 0, `${p}.logIndex`);
   const proofIndex = uint(proof.logIndex ?? 0, `${p}.inclusionProof.logIndex`);
-  // Sigstack logs are not sharded, so the entry's index and its index in the proven tree are one number.
-  if (proofIndex !== logIndex) throw new ShapeError(`${p}.inclusionProof.logIndex: ${proofIndex} differs from the entry's logIndex ${logIndex}`);
+  // A sharded log (Rekor after a key rotation) numbers entries globally (logIndex, bound by the SET) and proves
+  // them in their shard's tree (inclusionProof.logIndex = global - the sizes of the earlier shards), so the
+  // proof's index may be smaller, never larger: a shard-local index above the global one is a lie.
+  if (proofIndex > logIndex) throw new ShapeError(`${p}.inclusionProof.logIndex: ${proofIndex} is greater than the entry's logIndex ${logIndex}`);
   const bodyB64 = string(e.canonicalizedBody, `${p}.canonicalizedBody`);
   return {
     logIndex,

@@ -118,7 +118,12 @@ test('strict encodings: canonical base64 and decimal integers only', (t) => {
   refuses(t, () => run(hexIndex), 'BUNDLE', /decimal/);
   const differing = copy();
   entry(differing).inclusionProof.logIndex = String(Number(entry(good).logIndex) + 1);
-  refuses(t, () => run(differing), 'BUNDLE', /differs from the entry's logIndex/);
+  refuses(t, () => run(differing), 'BUNDLE', /greater than the entry's logIndex/);
+  // a smaller proof index is a shard-local one; the proof then no longer leads to the root for this entry
+  const lower = copy();
+  t.true(Number(entry(good).logIndex) > 0, 'the fixture entry is not the first of its log');
+  entry(lower).inclusionProof.logIndex = String(Number(entry(good).logIndex) - 1);
+  refuses(t, () => run(lower), 'TLOG_INCLUSION', /./);
   const numeric = copy();
   entry(numeric).logIndex = Number(entry(good).logIndex);
   t.is(run(numeric).identity, EMAIL);
