@@ -39,7 +39,7 @@ export function startServer(args: string[]): Promise<{ child: ChildProcess; url:
     let out = '';
     const onData = (d: Buffer) => {
       out += d.toString();
-      const m = /ready at (http:\/\/\S+)/.exec(out);
+      const m = /ready at (https?:\/\/\S+)/.exec(out);
       if (m) resolve({ child, url: m[1]!, readyMs: performance.now() - t0, output: () => out });
     };
     child.stdout!.on('data', onData);
