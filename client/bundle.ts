@@ -4,8 +4,10 @@
  *
  * The reader accepts only what the verifier fully checks: one hashedrekord 0.0.1 tlog entry carrying both an
  * inclusion promise (SET) and a checkpointed inclusion proof, a message signature over SHA-256, and the
- * signing certificate. Anything else (DSSE, public keys, RFC 3161 timestamps, unknown fields) is refused
- * with a message saying what was found, instead of being skipped.
+ * signing certificate. Anything else (DSSE, RFC 3161 timestamps, unknown fields) is refused with a message
+ * saying what was found, instead of being skipped. Bundles signed with a managed key (verificationMaterial
+ * `publicKey: {hint}`) have their own reader, parseKeyBundle: neither reader accepts the other's bundles, so a
+ * key bundle can never pass where a certificate is required, nor a certificate bundle where a key is.
  */
 import { BUNDLE_V02_MEDIA_TYPE, BUNDLE_V03_LEGACY_MEDIA_TYPE, BUNDLE_V03_MEDIA_TYPE, bundleToJSON, type Bundle, type SerializedBundle } from '@sigstore/bundle';
 import { HashAlgorithm } from '@sigstore/protobuf-specs';
@@ -50,7 +52,7 @@ const MAX_PROOF_HASHES = 64;
 const MAX_BUNDLE_TEXT = 4 * 1024 * 1024;
 
 /** Everything the verifier can be handed as a bundle: JSON text, bytes or the parsed object. */
-function toObject(input: unknown): unknown {
+export function toObject(input: unknown): unknown {
   if (typeof input === 'string' || input instanceof Uint8Array) {
     if (input.length > MAX_BUNDLE_TEXT) throw new ShapeError('bundle: larger than 4 MiB');
     try {
@@ -63,7 +65,7 @@ function toObject(input: unknown): unknown {
 }
 
 function parseCertificateContent(vm: JsonObject, mediaType: string): { leafB64: string; leafDer: Buffer; chainDer: Buffer[] } {
-  if (vm.publicKey !== undefined) throw new ShapeError('verificationMaterial.publicKey: key-based bundles are not supported (keyless certificates only)');
+  if (vm.publicKey !== undefined) throw new ShapeError('verificationMaterial.publicKey: a key-based bundle (signed with a managed key); verify it with the signer\'s public key (--key), not with identities');
   if (mediaType === BUNDLE_V02_MEDIA_TYPE) {
     // v0.2 carries the certificate as a chain; the stock sigstore-js signer writes the leaf alone.
     if (vm.certificate !== undefined) throw new ShapeError('verificationMaterial.certificate: not allowed in a v0.2 bundle');
@@ -82,7 +84,7 @@ function parseCertificateContent(vm: JsonObject, mediaType: string): { leafB64: 
   return { leafB64: string(raw, 'verificationMaterial.certificate.rawBytes'), leafDer: base64(raw, 'verificationMaterial.certificate.rawBytes', { max: MAX_CERT }), chainDer: [] };
 }
 
-function parseTlogEntry(value: unknown): ParsedTlogEntry {
+export function parseTlogEntry(value: unknown): ParsedTlogEntry {
   const p = 'verificationMaterial.tlogEntries[0]';
   // proto3 JSON omits zero values: logIndex 0 (the first entry of a log) and empty proof hashes are absent.
   const e = object(value, p, ['logIndex', 'logId', 'kindVersion', 'integratedTime', 'inclusionPromise', 'inclusionProof', 'canonicalizedBody'],
@@ -124,13 +126,39 @@ function parseTlogEntry(value: unknown): ParsedTlogEntry {
  * an absent or empty `timestampVerificationData` are accepted; nothing else is optional.
  */
 export function parseBundle(input: unknown): ParsedBundle {
+  const { mediaType, vm, entry, ms } = parseMessageBundle(input);
+  const cert = parseCertificateContent(vm, mediaType);
+  return { mediaType, leafDer: cert.leafDer, leafBase64: cert.leafB64, chainDer: cert.chainDer, messageDigest: ms.messageDigest, signature: ms.signature, tlogEntry: entry };
+}
+
+export interface ParsedKeyBundle {
+  mediaType: string;
+  /** verificationMaterial.publicKey.hint: an unauthenticated name for the key (may be empty). */
+  keyHint: string;
+  messageDigest: Buffer;
+  signature: Buffer;
+  tlogEntry: ParsedTlogEntry;
+}
+
+/** A message-signature bundle signed with a managed key: `publicKey: {hint}` and nothing else as material. */
+export function parseKeyBundle(input: unknown): ParsedKeyBundle {
+  const { mediaType, vm, entry, ms } = parseMessageBundle(input);
+  if (vm.certificate !== undefined || vm.x509CertificateChain !== undefined) {
+    throw new ShapeError('verificationMaterial: a certificate bundle (keyless); verify it with identity and issuer, not with a key');
+  }
+  const pk = object(vm.publicKey, 'verificationMaterial.publicKey', ['hint'], []);
+  return { mediaType, keyHint: pk.hint === undefined ? '' : string(pk.hint, 'verificationMaterial.publicKey.hint', 256), messageDigest: ms.messageDigest, signature: ms.signature, tlogEntry: entry };
+}
+
+/** What both readers share: the media type, the verification material's fields, one tlog entry, the message signature. */
+function parseMessageBundle(input: unknown): { mediaType: string; vm: JsonObject; entry: ParsedTlogEntry; ms: { messageDigest: Buffer; signature: Buffer } } {
   const b = object(toObject(input), 'bundle', ['mediaType', 'verificationMaterial', 'messageSignature', 'dsseEnvelope'], ['mediaType', 'verificationMaterial']);
   const mediaType = string(b.mediaType, 'mediaType', 256);
   if (mediaType === 'application/vnd.dev.sigstore.bundle+json;version=0.1') {
     throw new ShapeError('mediaType: v0.1 bundles are not supported (they lack a checkpointed inclusion proof)');
   }
   literal(mediaType, 'mediaType', [BUNDLE_V03_MEDIA_TYPE, BUNDLE_V03_LEGACY_MEDIA_TYPE, BUNDLE_V02_MEDIA_TYPE]);
-  if (b.dsseEnvelope !== undefined) throw new ShapeError('dsseEnvelope: DSSE bundles (attestations) are not supported yet; only message signatures');
+  if (b.dsseEnvelope !== undefined) throw new ShapeError('dsseEnvelope: DSSE bundles (attestations) are verified by verify-attestation; only message signatures here');
   const vm = object(b.verificationMaterial, 'verificationMaterial', ['certificate', 'x509CertificateChain', 'publicKey', 'tlogEntries', 'timestampVerificationData'], ['tlogEntries']);
   const tsv = vm.timestampVerificationData;
   if (tsv !== undefined && tsv !== null) {
@@ -142,24 +170,25 @@ export function parseBundle(input: unknown): ParsedBundle {
   // Count before parsing anything inside (sigstore-go GHSA-cq38-jh5f-37mq).
   const entries = array(vm.tlogEntries, 'verificationMaterial.tlogEntries', 32);
   if (entries.length !== 1) throw new ShapeError(`verificationMaterial.tlogEntries: expected exactly one entry, got ${entries.length}`);
-  const cert = parseCertificateContent(vm, mediaType);
+  const material = ['certificate', 'x509CertificateChain', 'publicKey'].filter((k) => vm[k] !== undefined && vm[k] !== null);
+  if (material.length !== 1) throw new ShapeError(`verificationMaterial: expected exactly one of certificate, x509CertificateChain, publicKey, got ${material.length}`);
   if (b.messageSignature === undefined || b.messageSignature === null) throw new ShapeError('messageSignature: missing');
   const ms = object(b.messageSignature, 'messageSignature', ['messageDigest', 'signature']);
   const md = object(ms.messageDigest, 'messageSignature.messageDigest', ['algorithm', 'digest']);
   literal(md.algorithm, 'messageSignature.messageDigest.algorithm', ['SHA2_256']);
   return {
     mediaType,
-    leafDer: cert.leafDer,
-    leafBase64: cert.leafB64,
-    chainDer: cert.chainDer,
-    messageDigest: base64(md.digest, 'messageSignature.messageDigest.digest', { length: 32 }),
-    signature: base64(ms.signature, 'messageSignature.signature', { max: 1024 }),
-    tlogEntry: parseTlogEntry(entries[0]),
+    vm,
+    entry: parseTlogEntry(entries[0]),
+    ms: { messageDigest: base64(md.digest, 'messageSignature.messageDigest.digest', { length: 32 }), signature: base64(ms.signature, 'messageSignature.signature', { max: 1024 }) },
   };
 }
 
 export interface BundleParts {
-  leafDer: Buffer;
+  /** The signing certificate (keyless), or ... */
+  leafDer?: Buffer;
+  /** ... the hint naming a managed public key (base64 SHA-256 of its DER, as sigstore-go): exactly one of the two. */
+  publicKeyHint?: string;
   digest: Buffer;
   signature: Buffer;
   logIndex: number;
@@ -172,10 +201,13 @@ export interface BundleParts {
 
 /** A v0.3 message-signature bundle, serialized by @sigstore/bundle exactly as sigstore-js does. */
 export function buildBundle(parts: BundleParts): SerializedBundle {
+  if ((parts.leafDer === undefined) === (parts.publicKeyHint === undefined)) throw new Error('buildBundle: give exactly one of leafDer and publicKeyHint');
   const bundle: Bundle = {
     mediaType: BUNDLE_V03_MEDIA_TYPE,
     verificationMaterial: {
-      content: { $case: 'certificate', certificate: { rawBytes: parts.leafDer } },
+      content: parts.leafDer
+        ? { $case: 'certificate', certificate: { rawBytes: parts.leafDer } }
+        : { $case: 'publicKey', publicKey: { hint: parts.publicKeyHint! } },
       tlogEntries: [{
         logIndex: String(parts.logIndex),
         logId: { keyId: parts.logId },

@@ -63,7 +63,7 @@ export function tokenChallenge(token: string): string {
   throw new SigningError('token', 'identity token has neither an email nor a subject');
 }
 
-async function postJson(fetchImpl: typeof fetch, step: 'CA' | 'log', url: string, body: unknown): Promise<unknown> {
+export async function postJson(fetchImpl: typeof fetch, step: 'CA' | 'log', url: string, body: unknown): Promise<unknown> {
   let res: Response;
   try {
     res = await fetchImpl(url, { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: JSON.stringify(body) });
@@ -108,7 +108,7 @@ function leafFromCaResponse(json: unknown, publicKeyDer: Buffer): Buffer {
   return ders[0]!;
 }
 
-interface LoggedEntry {
+export interface LoggedEntry {
   body: Buffer;
   integratedTime: number;
   logId: Buffer;

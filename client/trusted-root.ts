@@ -68,6 +68,16 @@ function timeWindow(range: TimeRange | undefined, what: string): TimeWindow {
   return { start, end };
 }
 
+/** Log key types whose signatures are SHA-256 based, with the key each one must actually be. */
+const LOG_KEY_TYPES = new Map<PublicKeyDetails, { type: 'ec' | 'rsa'; curve?: string; bits?: number }>([
+  [PublicKeyDetails.PKIX_ECDSA_P256_SHA_256, { type: 'ec', curve: 'prime256v1' }],
+  [PublicKeyDetails.PKIX_ECDSA_P384_SHA_256, { type: 'ec', curve: 'secp384r1' }],
+  [PublicKeyDetails.PKIX_ECDSA_P521_SHA_256, { type: 'ec', curve: 'secp521r1' }],
+  [PublicKeyDetails.PKIX_RSA_PKCS1V15_2048_SHA256, { type: 'rsa', bits: 2048 }],
+  [PublicKeyDetails.PKIX_RSA_PKCS1V15_3072_SHA256, { type: 'rsa', bits: 3072 }],
+  [PublicKeyDetails.PKIX_RSA_PKCS1V15_4096_SHA256, { type: 'rsa', bits: 4096 }],
+]);
+
 function parseLog(log: TransparencyLogInstance, what: string): TrustedLog {
   let url: URL;
   try {
@@ -79,14 +89,23 @@ function parseLog(log: TransparencyLogInstance, what: string): TrustedLog {
   if (log.hashAlgorithm !== HashAlgorithm.SHA2_256) fail(`${what}: only SHA2_256 logs are supported`);
   const key = log.publicKey;
   if (!key?.rawBytes?.length) fail(`${what}: publicKey.rawBytes is missing`);
-  if (key.keyDetails !== PublicKeyDetails.PKIX_ECDSA_P256_SHA_256) fail(`${what}: only PKIX_ECDSA_P256_SHA_256 keys are supported`);
+  // The SET, checkpoint and SCT checks verify with SHA-256 (PKCS#1 v1.5 for RSA), so a log key is accepted when its
+  // keyDetails says exactly that and the key is what keyDetails claims; P-384/SHA-384, P-521/SHA-512, Ed25519 and
+  // RSA-PSS logs need those checks to take the digest from the key, and are refused until they do.
+  const expected = LOG_KEY_TYPES.get(key.keyDetails);
+  if (!expected) {
+    fail(`${what}: keyDetails ${PublicKeyDetails[key.keyDetails] ?? key.keyDetails} is not supported for logs (${[...LOG_KEY_TYPES.keys()].map((k) => PublicKeyDetails[k]).join(', ')})`);
+  }
   let publicKey: KeyObject;
   try {
     publicKey = createPublicKey({ key: key.rawBytes, format: 'der', type: 'spki' });
   } catch {
     fail(`${what}: publicKey.rawBytes is not a DER public key`);
   }
-  if (publicKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') fail(`${what}: publicKey is not a P-256 key`);
+  const d = publicKey.asymmetricKeyDetails;
+  if (publicKey.asymmetricKeyType !== expected.type || (expected.curve && d?.namedCurve !== expected.curve) || (expected.bits && d?.modulusLength !== expected.bits)) {
+    fail(`${what}: publicKey is not the ${PublicKeyDetails[key.keyDetails]} key its keyDetails says`);
+  }
   const logId = log.logId?.keyId;
   if (!logId || logId.length !== 32) fail(`${what}: logId.keyId must be 32 bytes`);
   // A log id that is not the hash of the key would let one key answer for another log's entries.

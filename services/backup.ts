@@ -5,8 +5,9 @@ import { once } from 'node:events';
 import Database from 'better-sqlite3';
 import { openMerkleLog } from '../log/merkle-log.ts';
 import { signCheckpoint, verifyCheckpoint } from '../log/checkpoint.ts';
-import { signerFromPem } from '../core/signer.ts';
-import { readMeta } from './meta.ts';
+import type { Signer } from '../core/signer.ts';
+import { loadKeyFile } from './keys.ts';
+import { activeRekorTree, readMeta, type DeploymentMeta } from './meta.ts';
 
 /**
  * Backups of a data folder into one archive file, taken online (while a server appends), and restores that prove
@@ -18,19 +19,38 @@ import { readMeta } from './meta.ts';
  * private keys: it is written 0600 and must be kept like the data folder itself.
  */
 const MAGIC = 'SIGSTACK-BACKUP 1\n';
-const LOGS = ['rekor', 'ct'] as const;
-type LogName = (typeof LOGS)[number];
+
+/** One tree of the data folder: `rekor` (the active Rekor tree), `ct`, and `rekor-<tree id>` per frozen Rekor tree. */
+interface TreeFiles {
+  name: string;
+  dbFile: string;
+  keyFile: string;
+  origin: string;
+  /** A frozen tree's checkpoint, signed at rotation: a backup never signs anything new with a retired key. */
+  frozen?: { note: string; treeSize: number };
+}
+
+function treesOf(log: NonNullable<DeploymentMeta['log']>): TreeFiles[] {
+  const active = activeRekorTree(log);
+  return [
+    { name: 'rekor', dbFile: active.dbFile, keyFile: active.keyFile, origin: `${log.signerName} - ${active.treeId}` },
+    { name: 'ct', dbFile: 'log/ct.db', keyFile: 'keys/ct.key.pem', origin: `${log.signerName} - ct` },
+    ...(log.inactiveShards ?? []).map((s) => ({
+      name: `rekor-${s.treeId}`, dbFile: s.dbFile, keyFile: s.keyFile, origin: `${log.signerName} - ${s.treeId}`, frozen: { note: s.checkpoint, treeSize: s.treeSize },
+    })),
+  ];
+}
 
 export interface BackupManifest {
   version: 1;
   createdAt: string;
   files: { path: string; size: number; sha256: string }[];
-  /** Per tree: a checkpoint note of the copied tree, signed with the tree's key in the backup. */
-  checkpoints: Record<LogName, string>;
+  /** Per tree (`rekor`, `ct`, `rekor-<tree id>`): a checkpoint note of the copied tree, signed with the tree's key in the backup. */
+  checkpoints: Record<string, string>;
 }
 
 export interface BackupProgress {
-  /** What is being copied: `log/rekor.db`, or `archive`. */
+  /** What is being copied: a database (`log/ct.db`), or `archive`. */
   step: string;
   done: number;
   total: number;
@@ -38,7 +58,6 @@ export interface BackupProgress {
 
 export class BackupError extends Error {}
 
-const originOf = (signerName: string, name: LogName, treeId: string) => (name === 'rekor' ? `${signerName} - ${treeId}` : `${signerName} - ct`);
 
 /** Copies `dataDir` into the archive `to`. Safe while a server uses the folder. Returns the manifest written. */
 export async function backupDataDir(dataDir: string, to: string, onProgress: (p: BackupProgress) => void = () => undefined): Promise<BackupManifest> {
@@ -48,16 +67,22 @@ export async function backupDataDir(dataDir: string, to: string, onProgress: (p:
   const work = mkdtempSync(join(dirname(resolve(to)), '.sigstack-backup-'));
   try {
     const files: { path: string; source: string }[] = [];
-    const checkpoints = {} as Record<LogName, string>;
-    for (const name of LOGS) {
-      const rel = `log/${name}.db`;
-      const copy = join(work, `${name}.db`);
+    const checkpoints: Record<string, string> = {};
+    for (const tree of treesOf(meta.log)) {
+      const rel = tree.dbFile;
+      const copy = join(work, `${tree.name}.db`);
       await snapshotDatabase(join(dataDir, rel), copy, (done, total) => onProgress({ step: rel, done, total }));
-      const signer = signerFromPem(readFileSync(join(dataDir, 'keys', `${name}.key.pem`), 'utf8'));
+      const signer = loadKeyFile(join(dataDir, tree.keyFile));
       const log = openMerkleLog({ path: copy });
       try {
         const size = log.size();
-        checkpoints[name] = signCheckpoint({ origin: originOf(meta.log.signerName, name, meta.log.treeId), size, rootHash: log.rootHash(size) }, meta.log.signerName, signer);
+        if (tree.frozen) {
+          // the frozen tree must still be the one its rotation checkpoint signs
+          checkTree(tree, tree.frozen.note, signer, meta.log.signerName, size, log.rootHash(size), `${dataDir}: `);
+          checkpoints[tree.name] = tree.frozen.note;
+        } else {
+          checkpoints[tree.name] = signCheckpoint({ origin: tree.origin, size, rootHash: log.rootHash(size) }, meta.log.signerName, signer);
+        }
       } finally {
         await log.close();
       }
@@ -127,6 +152,20 @@ async function snapshotDatabase(source: string, dest: string, progress: (done: n
   copy.close();
 }
 
+/** `note` must be signed by the tree's key for exactly this tree (origin), size and root (and a frozen tree's size). */
+function checkTree(tree: TreeFiles, note: string, signer: Signer, signerName: string, size: number, rootHash: Buffer, where: string): void {
+  let signed: { origin: string; size: number; rootHash: Buffer };
+  try {
+    signed = verifyCheckpoint(note, [{ name: signerName, publicKey: signer.publicKey, keyId: signer.keyId }]);
+  } catch (err) {
+    throw new BackupError(`${where}the ${tree.name} checkpoint is not signed by the backed-up ${tree.name} key: ${(err as Error).message}`);
+  }
+  if (signed.origin !== tree.origin) throw new BackupError(`${where}the ${tree.name} checkpoint is for another log (${signed.origin})`);
+  if (size !== signed.size) throw new BackupError(`${where}the ${tree.name} log has ${size} entries, its signed checkpoint ${signed.size}`);
+  if (tree.frozen && size !== tree.frozen.treeSize) throw new BackupError(`${where}the ${tree.name} log has ${size} entries, it was frozen at ${tree.frozen.treeSize}`);
+  if (!rootHash.equals(signed.rootHash)) throw new BackupError(`${where}the ${tree.name} log's root does not match its last signed checkpoint`);
+}
+
 async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
@@ -156,7 +195,7 @@ export function readManifest(archive: string): { manifest: BackupManifest; offse
  * restored tree must have exactly the size and root of the checkpoint signed in the backup with that tree's key;
  * otherwise nothing is left behind. Returns the restored tree sizes.
  */
-export async function restoreDataDir(archive: string, dataDir: string, onProgress: (p: BackupProgress) => void = () => undefined): Promise<Record<LogName, number>> {
+export async function restoreDataDir(archive: string, dataDir: string, onProgress: (p: BackupProgress) => void = () => undefined): Promise<Record<string, number>> {
   dataDir = resolve(dataDir);
   if (existsSync(dataDir) && readdirSync(dataDir).length > 0) throw new BackupError(`${dataDir} is not empty: restore into a new folder`);
   const { manifest, offset } = readManifest(archive);
@@ -195,24 +234,17 @@ export async function restoreDataDir(archive: string, dataDir: string, onProgres
     }
     const meta = readMeta(staging);
     if (!meta.log) throw new BackupError(`${archive}: meta.json has no log`);
-    const sizes = {} as Record<LogName, number>;
-    for (const name of LOGS) {
-      const signer = signerFromPem(readFileSync(join(staging, 'keys', `${name}.key.pem`), 'utf8'));
-      const note = manifest.checkpoints?.[name];
-      if (typeof note !== 'string') throw new BackupError(`${archive}: no signed checkpoint for the ${name} log`);
-      let signed: { origin: string; size: number; rootHash: Buffer };
-      try {
-        signed = verifyCheckpoint(note, [{ name: meta.log.signerName, publicKey: signer.publicKey, keyId: signer.keyId }]);
-      } catch (err) {
-        throw new BackupError(`${archive}: the ${name} checkpoint is not signed by the backed-up ${name} key: ${(err as Error).message}`);
-      }
-      if (signed.origin !== originOf(meta.log.signerName, name, meta.log.treeId)) throw new BackupError(`${archive}: the ${name} checkpoint is for another log (${signed.origin})`);
-      const log = openMerkleLog({ path: join(staging, 'log', `${name}.db`) });
+    const sizes: Record<string, number> = {};
+    for (const tree of treesOf(meta.log)) {
+      const signer = loadKeyFile(join(staging, tree.keyFile));
+      const note = manifest.checkpoints?.[tree.name];
+      if (typeof note !== 'string') throw new BackupError(`${archive}: no signed checkpoint for the ${tree.name} log`);
+      if (tree.frozen && note !== tree.frozen.note) throw new BackupError(`${archive}: the ${tree.name} checkpoint is not the one signed when that tree was frozen`);
+      const log = openMerkleLog({ path: join(staging, tree.dbFile) });
       try {
         const size = log.size();
-        if (size !== signed.size) throw new BackupError(`${archive}: the ${name} log has ${size} entries, its signed checkpoint ${signed.size}`);
-        if (!log.rootHash(size).equals(signed.rootHash)) throw new BackupError(`${archive}: the ${name} log's root does not match its last signed checkpoint`);
-        sizes[name] = size;
+        checkTree(tree, note, signer, meta.log.signerName, size, log.rootHash(size), `${archive}: `);
+        sizes[tree.name] = size;
       } finally {
         await log.close();
       }

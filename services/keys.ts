@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { generateKeyPairSync } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { signerFromPem, type Signer } from '../core/signer.ts';
 
 /**
@@ -15,26 +15,33 @@ export function keysDir(dataDir: string): string {
 
 /** Loads the named P-256 key, creating it on first use. Returns whether it was created now. */
 export function loadOrCreateKey(dataDir: string, name: KeyName): { signer: Signer; created: boolean } {
-  const dir = keysDir(dataDir);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const file = join(dir, `${name}.key.pem`);
-  if (existsSync(file)) {
-    const pem = readFileSync(file, 'utf8');
-    // `sigstack ca init` writes the intermediate encrypted: its passphrase comes from the environment.
-    if (pem.includes('ENCRYPTED PRIVATE KEY')) {
-      try {
-        return { signer: signerFromPem(pem, keyPassphrase(file)), created: false };
-      } catch (err) {
-        if ((err as Error).message.includes('SIGSTACK_CA_PASSPHRASE')) throw err;
-        throw new Error(`cannot decrypt ${file}: wrong passphrase (SIGSTACK_CA_PASSPHRASE or SIGSTACK_CA_PASSPHRASE_FILE)`);
-      }
-    }
-    return { signer: signerFromPem(pem), created: false };
-  }
+  return loadOrCreateKeyFile(join(keysDir(dataDir), `${name}.key.pem`));
+}
+
+/** The same for a key file by path (the Rekor tree keys `keys/rekor-<tree id>.key.pem` after a rotation). */
+export function loadOrCreateKeyFile(file: string): { signer: Signer; created: boolean } {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  if (existsSync(file)) return { signer: loadKeyFile(file), created: false };
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
   writeFileAtomic(file, pem, 0o600);
   return { signer: signerFromPem(pem), created: true };
+}
+
+/** An existing key file; throws if it is missing (a frozen tree's key is never re-created). */
+export function loadKeyFile(file: string): Signer {
+  if (!existsSync(file)) throw new Error(`key file ${file} is missing`);
+  const pem = readFileSync(file, 'utf8');
+  // `sigstack ca init` writes the intermediate encrypted: its passphrase comes from the environment.
+  if (pem.includes('ENCRYPTED PRIVATE KEY')) {
+    try {
+      return signerFromPem(pem, keyPassphrase(file));
+    } catch (err) {
+      if ((err as Error).message.includes('SIGSTACK_CA_PASSPHRASE')) throw err;
+      throw new Error(`cannot decrypt ${file}: wrong passphrase (SIGSTACK_CA_PASSPHRASE or SIGSTACK_CA_PASSPHRASE_FILE)`);
+    }
+  }
+  return signerFromPem(pem);
 }
 
 /** Writes via a temporary file and rename, so a crash never leaves a half-written key or certificate. */

@@ -28,11 +28,22 @@ async function fetchOnce(url: string): Promise<{ caRoots: Buffer[]; logParts: Pi
     .map((ca) => ca.certChain?.certificates.at(-1)?.rawBytes)
     .filter((b): b is Buffer => b !== undefined)
     .map((b) => Buffer.from(b));
-  const logPart = (l: (typeof root.tlogs)[number] | undefined) =>
+  const logPart = (l: (typeof root.tlogs)[number] | undefined): NonNullable<TrustParts['tlog']> | undefined =>
     l?.publicKey?.rawBytes && l.logId
       ? { baseUrl: l.baseUrl, publicKeyDer: Buffer.from(l.publicKey.rawBytes), keyId: Buffer.from(l.logId.keyId), createdAt: l.publicKey.validFor?.start?.toISOString() ?? new Date(0).toISOString() }
       : undefined;
-  return { caRoots, logParts: { tlog: logPart(root.tlogs[0]), ctlog: logPart(root.ctlogs[0]) } };
+  // The log lists its active Rekor key first and the keys of trees frozen by `log rotate` after it, each with
+  // its window: carry them all, or the CA's trusted root would drop the keys older bundles were logged under.
+  const tlog = logPart(root.tlogs[0]);
+  if (tlog) {
+    tlog.validFrom = tlog.createdAt;
+    tlog.previous = root.tlogs.slice(1).flatMap((l) => {
+      const part = logPart(l);
+      const end = l.publicKey?.validFor?.end?.toISOString();
+      return part && end ? [{ publicKeyDer: part.publicKeyDer, keyId: part.keyId, start: part.createdAt, end }] : [];
+    });
+  }
+  return { caRoots, logParts: { tlog, ctlog: logPart(root.ctlogs[0]) } };
 }
 
 /**

@@ -2,8 +2,9 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { SigningConfig, TrustedRoot, ServiceSelector } from '@sigstore/protobuf-specs';
 import type { Signer } from '../core/signer.ts';
-import { readMeta } from './meta.ts';
-import { loadOrCreateKey } from './keys.ts';
+import { join } from 'node:path';
+import { activeRekorKey, readMeta, type DeploymentMeta, type InactiveShardMeta } from './meta.ts';
+import { loadKeyFile, loadOrCreateKey } from './keys.ts';
 import { caCertPaths, loadCaHistory } from './ca-files.ts';
 import { pemToDerList } from '../core/pem.ts';
 
@@ -20,7 +21,16 @@ export interface TrustParts {
     /** Earlier intermediates (`ca rotate`), listed with their windows so their bundles still verify. */
     previous?: { chainDer: Buffer[]; start: string; end: string }[];
   };
-  tlog?: { baseUrl: string; publicKeyDer: Buffer; keyId: Buffer; createdAt: string };
+  tlog?: {
+    baseUrl: string;
+    publicKeyDer: Buffer;
+    keyId: Buffer;
+    createdAt: string;
+    /** When the active tree's key began (after `log rotate`); createdAt otherwise. */
+    validFrom?: string;
+    /** Keys of the trees frozen by `log rotate`, each with its window, so bundles they logged still verify. */
+    previous?: { publicKeyDer: Buffer; keyId: Buffer; start: string; end: string }[];
+  };
   ctlog?: { baseUrl: string; publicKeyDer: Buffer; keyId: Buffer; createdAt: string };
 }
 
@@ -32,13 +42,26 @@ function wholeSeconds(iso: string): string {
   return new Date(Math.floor(Date.parse(iso) / 1000) * 1000).toISOString();
 }
 
-function logInstance(l: NonNullable<TrustParts['tlog']>) {
+function logInstance(baseUrl: string, l: { publicKeyDer: Buffer; keyId: Buffer }, validFor: { start: string; end?: string }) {
+  // An end is compared with whole-second integrated times too: the rotation's second stays in the old window.
+  const window = { start: wholeSeconds(validFor.start), ...(validFor.end ? { end: wholeSeconds(validFor.end) } : {}) };
   return {
-    baseUrl: l.baseUrl,
+    baseUrl,
     hashAlgorithm: 'SHA2_256',
-    publicKey: { rawBytes: l.publicKeyDer.toString('base64'), keyDetails: 'PKIX_ECDSA_P256_SHA_256', validFor: { start: wholeSeconds(l.createdAt) } },
+    publicKey: { rawBytes: l.publicKeyDer.toString('base64'), keyDetails: 'PKIX_ECDSA_P256_SHA_256', validFor: window },
     logId: { keyId: l.keyId.toString('base64') },
   };
+}
+
+/**
+ * Every Rekor tree's key is its own tlog, as the public-good trusted root lists Rekor's shards: the active one
+ * first (split deployments read tlogs[0] as the log's current key), then the frozen ones, each ending at its rotation.
+ */
+function tlogInstances(l: NonNullable<TrustParts['tlog']>) {
+  return [
+    logInstance(l.baseUrl, l, { start: l.validFrom ?? l.createdAt }),
+    ...(l.previous ?? []).map((p) => logInstance(l.baseUrl, p, { start: p.start, end: p.end })),
+  ];
 }
 
 function caInstance(baseUrl: string, chainDer: Buffer[], validFor: { start: string; end?: string }) {
@@ -57,7 +80,7 @@ function caInstance(baseUrl: string, chainDer: Buffer[], validFor: { start: stri
 export function buildTrustedRoot(parts: TrustParts): object {
   const json = {
     mediaType: TRUSTED_ROOT_MEDIA_TYPE,
-    tlogs: parts.tlog ? [logInstance(parts.tlog)] : [],
+    tlogs: parts.tlog ? tlogInstances(parts.tlog) : [],
     certificateAuthorities: parts.ca
       ? [
           ...(parts.ca.previous ?? []).map((p) => caInstance(parts.ca!.baseUrl, p.chainDer, { start: p.start, end: p.end })),
@@ -66,7 +89,7 @@ export function buildTrustedRoot(parts: TrustParts): object {
           }),
         ]
       : [],
-    ctlogs: parts.ctlog ? [logInstance(parts.ctlog)] : [],
+    ctlogs: parts.ctlog ? [logInstance(parts.ctlog.baseUrl, parts.ctlog, { start: parts.ctlog.createdAt })] : [],
     timestampAuthorities: [],
   };
   // Round trip through the protobuf-specs codec: fails loudly if a field is misspelt or mistyped.
@@ -90,9 +113,22 @@ export function buildSigningConfig(parts: { caUrl?: string; rekorUrl?: string; s
   return SigningConfig.toJSON(config) as object;
 }
 
-export function logParts(meta: NonNullable<ReturnType<typeof readMeta>['log']>, rekor: Signer, ct: Signer): Pick<TrustParts, 'tlog' | 'ctlog'> {
+/** The log's trust parts: the CT key (never rotated) and every Rekor tree's key with its window. */
+export function logParts(
+  meta: NonNullable<DeploymentMeta['log']>,
+  rekor: Signer,
+  ct: Signer,
+  frozen: { signer: Signer; shard: InactiveShardMeta }[] = [],
+): Pick<TrustParts, 'tlog' | 'ctlog'> {
   return {
-    tlog: { baseUrl: meta.baseUrl, publicKeyDer: rekor.publicKeyDer, keyId: rekor.keyId, createdAt: meta.createdAt },
+    tlog: {
+      baseUrl: meta.baseUrl,
+      publicKeyDer: rekor.publicKeyDer,
+      keyId: rekor.keyId,
+      createdAt: meta.createdAt,
+      validFrom: meta.activeSince,
+      previous: frozen.map(({ signer, shard }) => ({ publicKeyDer: signer.publicKeyDer, keyId: signer.keyId, start: shard.start, end: shard.end })),
+    },
     ctlog: { baseUrl: meta.ctBaseUrl, publicKeyDer: ct.publicKeyDer, keyId: ct.keyId, createdAt: meta.createdAt },
   };
 }
@@ -103,7 +139,9 @@ export async function loadTrustDocuments(dataDir: string): Promise<{ trustedRoot
   if (!meta.log && !meta.ca) throw new Error(`${dataDir} holds no Sigstack deployment (no meta.json): start the stack once first`);
   const parts: TrustParts = {};
   if (meta.log) {
-    Object.assign(parts, logParts(meta.log, loadOrCreateKey(dataDir, 'rekor').signer, loadOrCreateKey(dataDir, 'ct').signer));
+    const frozen = (meta.log.inactiveShards ?? []).map((shard) => ({ signer: loadKeyFile(join(dataDir, shard.keyFile)), shard }));
+    const active = activeRekorKey(dataDir, meta.log);
+    Object.assign(parts, logParts(meta.log, active, loadOrCreateKey(dataDir, 'ct').signer, frozen));
   }
   if (meta.ca) {
     const paths = caCertPaths(dataDir);

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 export function registerBackupCommands(log: Command): void {
   log
     .command('backup')
-    .description('copy a data folder (log databases, keys, CA files, meta) into one archive file, consistently, even while the server runs')
+    .description('copy a data folder (every log database, frozen Rekor trees included, keys, CA files, meta) into one archive file, consistently, even while the server runs')
     .requiredOption('--data-dir <dir>', 'the data folder of the log (or whole stack)')
     .requiredOption('--to <file>', 'the archive to write (mode 0600: it holds the private keys)')
     .action(async (opts: { dataDir: string; to: string }) => {
@@ -28,7 +28,8 @@ export function registerBackupCommands(log: Command): void {
       const { restoreDataDir } = await import('../../services/backup.ts');
       const sizes = await restoreDataDir(opts.from, opts.dataDir, progressPrinter());
       clearProgress();
-      process.stderr.write(`Restored ${opts.from} into ${opts.dataDir}: rekor ${sizes.rekor} entries, ct ${sizes.ct} entries, each matching its signed checkpoint\n`);
+      const trees = Object.entries(sizes).map(([name, n]) => `${name} ${n} entries`).join(', ');
+      process.stderr.write(`Restored ${opts.from} into ${opts.dataDir}: ${trees}, each matching its signed checkpoint\n`);
     });
 }
 

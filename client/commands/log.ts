@@ -6,6 +6,7 @@ import { Frontier } from '../../log/merkle/frontier.ts';
 import { leafHash } from '../../log/merkle/hash.ts';
 import { verifyConsistency } from '../../log/merkle/verify.ts';
 import { registerBackupCommands } from './log-backup.ts';
+import { registerRotateCommand } from './log-rotate.ts';
 
 /**
  * `sigstack log audit` and `sigstack log fill`.
@@ -14,6 +15,7 @@ import { registerBackupCommands } from './log-backup.ts';
  * the root from every leaf with an RFC 6962 frontier, checks the checkpoint's signature and root, checks
  * that the checkpoint saved by the previous run is a prefix (its root recomputed from the entries AND the
  * server's consistency proof), then saves the new checkpoint. Any mismatch: exit 1 naming the index.
+ * The active tree only, unless --all-trees (trees frozen by `log rotate`), or the saved checkpoint is of a frozen tree.
  */
 const TILE = 256;
 
@@ -59,22 +61,55 @@ function progress(done: number, total: number, started: number): void {
   process.stderr.write(`  ${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} entries, ${Math.round(rate).toLocaleString('en-US')} entries/s, ETA ${eta.toFixed(0)} s\n`);
 }
 
-export async function audit(o: AuditOptions): Promise<{ size: number; root: string }> {
+interface TreeHead { size: number; rootHash: Buffer }
+interface InactiveShardInfo { treeID: string; treeSize: number; rootHash: string; signedTreeHead: string }
+
+/**
+ * After `log rotate` the log has frozen trees (GET /api/v1/log `inactiveShards`), each served at
+ * /api/v1/tiles/shards/<tree id> with its final checkpoint. A saved checkpoint names its tree in its origin
+ * ("<host> - <tree id>"): one saved before a rotation is checked against the frozen tree it belongs to.
+ */
+export async function audit(o: AuditOptions & { allTrees?: boolean }): Promise<{ size: number; root: string; frozen: { treeId: string; size: number }[] }> {
   const base = o.url.replace(/\/+$/, '');
   const tiles = `${base}/api/v1/tiles`;
   const { keys, source } = await logKeys(base, o);
   const note = await (await get(`${tiles}/checkpoint`)).text();
   const head = verifyNote(note, keys);
+  const activeOrigin = parseCheckpointBody(parseSignedNote(note).body).origin;
   process.stderr.write(`Checkpoint of ${head.size} entries signed by the log key from ${source}\n`);
+  const info = (await (await get(`${base}/api/v1/log`)).json()) as { inactiveShards?: InactiveShardInfo[] };
+  const shards = info.inactiveShards ?? [];
 
-  let saved: { size: number; rootHash: Buffer } | undefined;
+  let saved: (TreeHead & { origin: string }) | undefined;
   if (o.checkpoint && existsSync(o.checkpoint)) {
     const text = readFileSync(o.checkpoint, 'utf8');
     saved = parseCheckpointBody(parseSignedNote(text).body);
     verifyNote(text, keys);
-    if (saved.size > head.size) throw new AuditFailure(`the log shrank: saved checkpoint has ${saved.size} entries, the log now ${head.size}`);
   }
+  const savedShard = saved && saved.origin !== activeOrigin ? shards.find((s) => saved!.origin.endsWith(` - ${s.treeID}`)) : undefined;
+  if (saved && saved.origin !== activeOrigin && !savedShard) throw new AuditFailure(`the saved checkpoint is for "${saved.origin}", a tree this log does not serve`);
 
+  const frozen: { treeId: string; size: number }[] = [];
+  for (const shard of shards) {
+    if (!o.allTrees && shard !== savedShard) continue;
+    process.stderr.write(`Frozen tree ${shard.treeID}:\n`);
+    const shardTiles = `${tiles}/shards/${shard.treeID}`;
+    const frozenNote = await (await get(`${shardTiles}/checkpoint`)).text();
+    if (frozenNote !== shard.signedTreeHead) throw new AuditFailure(`frozen tree ${shard.treeID}: its tiles checkpoint is not the one GET /api/v1/log lists`);
+    const shardKeys = o.trustedRoot || o.publicKey ? keys : [createPublicKey(await (await get(`${base}/api/v1/log/publicKey?treeID=${shard.treeID}`)).text())];
+    const frozenHead = verifyNote(frozenNote, shardKeys);
+    await auditTree(`${base}/api/v1/log/proof?treeID=${shard.treeID}&`, shardTiles, frozenHead, shard === savedShard ? saved : undefined);
+    frozen.push({ treeId: shard.treeID, size: frozenHead.size });
+  }
+  if (shards.length > 0) process.stderr.write(`Active tree:\n`);
+  await auditTree(`${base}/api/v1/log/proof?`, tiles, head, savedShard ? undefined : saved);
+  if (o.checkpoint) writeFileSync(o.checkpoint, note);
+  return { size: head.size, root: head.rootHash.toString('hex'), frozen };
+}
+
+/** Every entry of one tree against its checkpoint `head`, and `saved` (an earlier checkpoint of that tree) as its prefix. */
+async function auditTree(proofUrl: string, tiles: string, head: TreeHead, saved: TreeHead | undefined): Promise<void> {
+  if (saved && saved.size > head.size) throw new AuditFailure(`the log shrank: saved checkpoint has ${saved.size} entries, the log now ${head.size}`);
   const frontier = new Frontier(0, []);
   const started = performance.now();
   let lastReport = started;
@@ -109,15 +144,13 @@ export async function audit(o: AuditOptions): Promise<{ size: number; root: stri
   }
   if (!frontier.root().equals(head.rootHash)) throw new AuditFailure(`the root of all ${head.size} entries is not the checkpoint's root`);
   if (saved && saved.size < head.size) {
-    const proof = await (await get(`${base}/api/v1/log/proof?firstSize=${saved.size}&lastSize=${head.size}`)).json() as { hashes?: string[] };
+    const proof = await (await get(`${proofUrl}firstSize=${saved.size}&lastSize=${head.size}`)).json() as { hashes?: string[] };
     const hashes = (proof.hashes ?? []).map((h) => Buffer.from(h, 'hex'));
     if (!verifyConsistency(saved.size, head.size, hashes, saved.rootHash, head.rootHash)) {
       throw new AuditFailure(`the log's consistency proof from ${saved.size} to ${head.size} does not verify`);
     }
   }
   progress(frontier.size, head.size, started);
-  if (o.checkpoint) writeFileSync(o.checkpoint, note);
-  return { size: head.size, root: head.rootHash.toString('hex') };
 }
 
 function encodeIndex(n: number): string {
@@ -168,17 +201,19 @@ function positiveInt(name: string) {
 }
 
 export function register(program: Command): void {
-  const logCommand = program.command('log').description('audit a transparency log, or fill one for tests and benchmarks');
+  const logCommand = program.command('log').description('audit a transparency log, fill one for tests, back it up and restore it, rotate its key');
   logCommand.command('audit')
     .description('recompute the log from every entry, check it against its signed checkpoint and the one saved last time')
     .requiredOption('--url <url>', 'the log (the stack) base URL')
     .option('--checkpoint <file>', 'checkpoint saved by the previous audit: checked for consistency, then replaced')
     .option('--trusted-root <file>', 'trusted_root.json holding the log key (else --public-key, else the log\'s own key)')
     .option('--public-key <file>', 'the log key, PEM')
-    .action(async (o: AuditOptions) => {
+    .option('--all-trees', 'also audit every tree frozen by `log rotate` against its final checkpoint')
+    .action(async (o: AuditOptions & { allTrees?: boolean }) => {
       try {
         const r = await audit(o);
-        process.stdout.write(`Audit OK: ${r.size} entries, root ${r.root}${o.checkpoint ? `, checkpoint saved to ${o.checkpoint}` : ''}\n`);
+        const frozen = r.frozen.map((f) => `, frozen tree ${f.treeId}: ${f.size} entries`).join('');
+        process.stdout.write(`Audit OK: ${r.size} entries, root ${r.root}${frozen}${o.checkpoint ? `, checkpoint saved to ${o.checkpoint}` : ''}\n`);
       } catch (e) {
         if (!(e instanceof AuditFailure)) throw e;
         process.stderr.write(`Audit FAILED: ${e.message}\n`);
@@ -195,5 +230,6 @@ export function register(program: Command): void {
       process.stdout.write(`Appended ${r.created} entries in ${r.seconds.toFixed(1)} s (${Math.round(r.created / r.seconds)} entries/s)\n`);
     });
   registerBackupCommands(logCommand);
+  registerRotateCommand(logCommand);
 }
 

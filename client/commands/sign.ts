@@ -20,9 +20,10 @@ interface SignCliOptions {
   fulcioUrl?: string;
   rekorUrl?: string;
   signingConfig?: string;
+  key?: string;
 }
 
-/** `sigstack sign FILE --bundle OUT`: keyless signing into a Sigstore bundle v0.3. */
+/** `sigstack sign FILE --bundle OUT`: keyless signing (or with --key, a managed key) into a Sigstore bundle v0.3. */
 export function register(program: Command): void {
   program
     .command('sign')
@@ -34,17 +35,20 @@ export function register(program: Command): void {
     .option('--fulcio-url <url>', 'the CA (Fulcio v2 API), when it is not at --url')
     .option('--rekor-url <url>', 'the transparency log (Rekor v1 API), when it is not at --url')
     .option('--signing-config <file>', 'take the CA and log URLs from a signing_config.json (v0.2)')
+    .option('--key <file>', 'sign with a managed key (cosign.key; password from $COSIGN_PASSWORD, the terminal or stdin) instead of keylessly; only the log is needed')
     // Commander's own usage errors (missing option, unknown flag) exit 2 like ours; --help exits 0.
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
     .addHelpText('after', `
 Examples:
   SIGSTORE_ID_TOKEN=$(get-token) sigstack sign release.tar.gz --bundle release.tar.gz.sigstore.json --url https://sigstack.internal
   sigstack sign app.bin --bundle app.bin.sigstore.json --identity-token token.txt --signing-config signing_config.json
+  COSIGN_PASSWORD=... sigstack sign app.bin --bundle app.bin.sigstore.json --key cosign.key --rekor-url https://sigstack.internal
 
 Progress goes to stderr; the bundle path is printed on stdout. Exit codes: 0 signed, 1 failed, 2 bad usage.`)
     .action(async (file: string, opts: SignCliOptions) => {
       const rawToken = opts.identityToken ?? process.env.SIGSTORE_ID_TOKEN;
-      if (!rawToken) usage('no identity token: pass --identity-token or set SIGSTORE_ID_TOKEN');
+      if (opts.key && opts.identityToken) usage('--key and --identity-token exclude each other: sign with a managed key or keylessly');
+      if (!opts.key && !rawToken) usage('no identity token: pass --identity-token or set SIGSTORE_ID_TOKEN (or sign with --key)');
       let fulcioUrl = opts.fulcioUrl ?? opts.url;
       let rekorUrl = opts.rekorUrl ?? opts.url;
       if (opts.signingConfig) {
@@ -58,18 +62,30 @@ Progress goes to stderr; the bundle path is printed on stdout. Exit codes: 0 sig
         fulcioUrl ??= services.caUrl;
         rekorUrl ??= services.rekorUrl;
       }
-      if (!fulcioUrl || !rekorUrl) usage('say where the CA and the log are: --url, or --fulcio-url and --rekor-url, or --signing-config');
+      if (opts.key ? !rekorUrl : !fulcioUrl || !rekorUrl) {
+        usage(opts.key ? 'say where the log is: --rekor-url, --url or --signing-config' : 'say where the CA and the log are: --url, or --fulcio-url and --rekor-url, or --signing-config');
+      }
       let artifact: Buffer;
       try {
         artifact = readFileSync(file);
       } catch (e) {
         usage(`cannot read ${file}: ${(e as Error).message}`);
       }
-      const { signArtifact } = await import('../sign.ts');
       const progress = (line: string) => process.stderr.write(`${line}\n`);
-      progress(`Signing ${file} with an ephemeral key (kept in memory only)`);
+      let sign: () => Promise<unknown>;
+      if (opts.key) {
+        const { readSigningKey } = await import('./key-flags.ts');
+        const key = await readSigningKey(opts.key, usage);
+        const { signArtifactWithKey } = await import('../sign-key.ts');
+        progress(`Signing ${file} with the key ${opts.key}`);
+        sign = () => signArtifactWithKey({ artifact, key, rekorUrl: rekorUrl!, onProgress: progress });
+      } else {
+        const { signArtifact } = await import('../sign.ts');
+        progress(`Signing ${file} with an ephemeral key (kept in memory only)`);
+        sign = () => signArtifact({ artifact, identityToken: readToken(rawToken!), fulcioUrl: fulcioUrl!, rekorUrl: rekorUrl!, onProgress: progress });
+      }
       try {
-        const bundle = await signArtifact({ artifact, identityToken: readToken(rawToken), fulcioUrl, rekorUrl, onProgress: progress });
+        const bundle = await sign();
         writeFileSync(opts.bundle!, `${JSON.stringify(bundle, null, 2)}\n`);
       } catch (e) {
         process.stderr.write(`Error: signing failed: ${(e as Error).message}\n`);

@@ -10,12 +10,20 @@ export function register(program: Command): void {
     .command('verify-attestation')
     .description('verify the in-toto attestations of a container image against a trusted root, offline')
     .argument('<image>', 'image reference: registry/repository[:tag][@sha256:...]')
-    .option('--type <type>', 'the predicate type that must be attested (name or URI)', 'custom');
+    .option('--type <type>', 'the predicate type that must be attested (name or URI)', 'custom')
+    .option('--key <file>', 'verify key-signed attestations with this public key (cosign.pub) instead of identities');
   addRegistryOptions(addPolicyOptions(cmd))
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
     .addHelpText('after', '\nPrints the checks on stderr and each verified attestation as one JSON line on stdout (as cosign).\nExit codes: 0 verified, 1 none valid, 2 bad usage.')
-    .action(async (image: string, opts: PolicyCliOptions & RegistryCliOptions & { trustedRoot: string; type: string }) => {
-      const policy = policyFrom(opts, usage);
+    .action(async (image: string, opts: PolicyCliOptions & RegistryCliOptions & { trustedRoot: string; type: string; key?: string }) => {
+      let publicKey;
+      if (opts.key) {
+        const { readVerifyKey, refuseIdentityFlags } = await import('./key-flags.ts');
+        refuseIdentityFlags(opts, usage);
+        publicKey = await readVerifyKey(opts.key, usage);
+      }
+      // With --key the key is the policy; the identity flags are for certificates.
+      const policy = publicKey ? { identity: 'key', issuer: 'key' } : policyFrom(opts, usage);
       const { verifyImageAttestations, predicateTypeUri } = await import('../oci/attest.ts');
       try {
         predicateTypeUri(opts.type);
@@ -30,13 +38,15 @@ export function register(program: Command): void {
         usage(`${opts.trustedRoot}: ${(e as Error).message}`);
       }
       try {
-        const r = await verifyImageAttestations({ image, type: opts.type, trust, policy, credentials, insecure: opts.allowInsecureRegistry });
+        const r = await verifyImageAttestations({ image, type: opts.type, trust, policy, publicKey, credentials, insecure: opts.allowInsecureRegistry });
         process.stderr.write(`\nVerification for ${r.reference} --\nThe following checks were performed on each of these signatures:\n` +
           '  - The cosign claims were validated\n  - Existence of the claims in the transparency log was verified offline\n' +
-          '  - The code-signing certificate was verified using trusted certificate authority certificates\n');
+          (publicKey ? '  - The signatures were verified against the specified public key\n' : '  - The code-signing certificate was verified using trusted certificate authority certificates\n'));
         for (const a of r.attestations) {
-          process.stderr.write(`Certificate subject: ${a.identity}\nCertificate issuer URL: ${a.issuer}\n${a.checks.map((c) => `    - ${c}\n`).join('')}`);
-          process.stdout.write(`${JSON.stringify({ payloadType: 'application/vnd.in-toto+json', statement: a.statement, Issuer: a.issuer, Subject: a.identity })}\n`);
+          const signer = publicKey ? `Signed with the key ${opts.key}\n` : `Certificate subject: ${a.identity}\nCertificate issuer URL: ${a.issuer}\n`;
+          process.stderr.write(`${signer}${a.checks.map((c) => `    - ${c}\n`).join('')}`);
+          const out = publicKey ? { payloadType: 'application/vnd.in-toto+json', statement: a.statement } : { payloadType: 'application/vnd.in-toto+json', statement: a.statement, Issuer: a.issuer, Subject: a.identity };
+          process.stdout.write(`${JSON.stringify(out)}\n`);
         }
       } catch (e) {
         const code = e instanceof VerificationError ? ` [${e.code}]` : '';

@@ -6,6 +6,7 @@ import { policyFrom, type PolicyCliOptions } from './policy-flags.ts';
 
 interface VerifyCliOptions extends PolicyCliOptions {
   bundle: string;
+  key?: string;
   trustedRoot: string;
   json?: boolean;
 }
@@ -35,23 +36,40 @@ export function register(program: Command): void {
     .option('--certificate-identity-regexp <re>', 'a regular expression the WHOLE identity must match (it is anchored)')
     .option('--certificate-oidc-issuer <url>', 'the OIDC issuer that must have vouched for the identity')
     .option('--certificate-oidc-issuer-regexp <re>', 'a regular expression the WHOLE issuer must match (it is anchored)')
+    .option('--key <file>', 'the bundle was signed with a managed key: verify with this public key (cosign.pub) instead of identities')
     .option('--json', 'on success, also print the verification result as JSON on stdout')
     // Commander's own usage errors (missing option, unknown flag) exit 2 like ours; --help exits 0.
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
     .addHelpText('after', `
-Exactly one identity option and one issuer option are required.
+Exactly one identity option and one issuer option are required, except with --key, which replaces them.
 Example:
   sigstack verify release.tar.gz --bundle release.tar.gz.sigstore.json --trusted-root trusted_root.json \\
     --certificate-identity alice@example.com --certificate-oidc-issuer https://accounts.example.com
+  sigstack verify app.bin --bundle app.bin.sigstore.json --trusted-root trusted_root.json --key cosign.pub
 
 Exit codes: 0 verified, 1 verification failed (the message names the failed check), 2 bad usage.`)
-    .action((file: string, opts: VerifyCliOptions) => {
-      const policy = policyFrom(opts, usage);
+    .action(async (file: string, opts: VerifyCliOptions) => {
+      let publicKey;
+      if (opts.key) {
+        const { readVerifyKey, refuseIdentityFlags } = await import('./key-flags.ts');
+        refuseIdentityFlags(opts, usage);
+        publicKey = await readVerifyKey(opts.key, usage);
+      }
+      const policy = publicKey ? undefined : policyFrom(opts, usage);
       const artifact = read(file, 'file');
       const bundle = read(opts.bundle, 'bundle');
       const trustedRoot = read(opts.trustedRoot, 'trusted root').toString('utf8');
       try {
-        const result = createVerifier(trustedRoot).verify({ artifact, bundle, policy });
+        const verifier = createVerifier(trustedRoot);
+        if (publicKey) {
+          const result = verifier.verifyWithKey({ artifact, bundle, publicKey });
+          process.stderr.write(`Verified OK\nThe following checks were performed:\n${result.checks.map((c) => `  - ${c}\n`).join('')}`);
+          process.stderr.write(`Signed with the key ${opts.key} (SHA-256 ${Buffer.from(result.keyHint, 'base64').toString('hex')})\n` +
+            `Logged at: ${new Date(result.integratedTime * 1000).toISOString()} (log index ${result.logIndex})\n`);
+          if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+          return;
+        }
+        const result = verifier.verify({ artifact, bundle, policy: policy! });
         process.stderr.write(`Verified OK\nThe following checks were performed:\n${result.checks.map((c) => `  - ${c}\n`).join('')}`);
         process.stderr.write(`Certificate identity: ${result.identity}\nCertificate issuer: ${result.issuer}\n` +
           `Logged at: ${new Date(result.integratedTime * 1000).toISOString()} (log index ${result.logIndex})\n`);

@@ -4,12 +4,15 @@
  * application/vnd.dsse.envelope.v1+json, annotated with the predicate type, certificate, chain and SET bundle
  * (specs/ATTESTATION_SPEC.md). The signature annotation is empty there: the signature is inside the envelope.
  */
+import type { KeyObject } from 'node:crypto';
 import { VerificationError } from '../../core/errors.ts';
 import { derToPem } from '../../core/pem.ts';
 import type { TrustMaterial } from '../trusted-root.ts';
 import { verifyDsseAttestation, type InTotoStatement } from '../verify/dsse.ts';
 import { verifyDsseBundle } from '../verify/dsse-bundle.ts';
-import { bundleReferrers } from './referrers.ts';
+import { verifyDsseKeyAttestation } from '../verify/dsse-key.ts';
+import { ANNOTATION_BUNDLE_CONTENT, ANNOTATION_BUNDLE_PREDICATE_TYPE, buildDsseBundle } from './attest-bundle.ts';
+import { attachBundle, bundleReferrers } from './referrers.ts';
 import type { Policy } from '../verify/identity.ts';
 import {
   ANNOTATION_BUNDLE, ANNOTATION_CERTIFICATE, ANNOTATION_CHAIN, ANNOTATION_PREDICATE_TYPE, ANNOTATION_SIGNATURE, attachmentLayers, attachmentTag, DSSE_MEDIA_TYPE,
@@ -17,7 +20,7 @@ import {
 import type { Credentials } from './credentials.ts';
 import { parseReference, repositoryName } from './reference.ts';
 import { parseJson, RegistryClient } from './registry.ts';
-import { IN_TOTO_PAYLOAD_TYPE, signDsse } from './sign-dsse.ts';
+import { IN_TOTO_PAYLOAD_TYPE, signDsse, signDsseWithKey } from './sign-dsse.ts';
 import { appendAttachment, caChainPem, resolveImage } from './sign-image.ts';
 import { ImageVerificationError, noneVerified, signerOf } from './verify-image.ts';
 
@@ -46,7 +49,12 @@ export interface AttestImageOptions {
   image: string;
   predicate: unknown;
   type: string;
+  /** Keyless: the OIDC token (unused with `key`). */
   identityToken: string;
+  /** A managed key (cosign.key, decrypted): the attestation is logged with its public key and has no certificate. */
+  key?: KeyObject;
+  /** Attach a Sigstore bundle (DSSE) as an OCI 1.1 referrer instead of a layer of the `.att` tag. Keyless only. */
+  newBundleFormat?: boolean;
   fulcioUrl: string;
   rekorUrl: string;
   credentials?: Credentials;
@@ -66,16 +74,23 @@ export async function attestImage(opts: AttestImageOptions): Promise<{ reference
     subject: [{ name: repositoryName(ref), digest: { sha256: digest.slice('sha256:'.length) } }],
     predicate: opts.predicate,
   };
-  const signed = await signDsse({
-    payload: Buffer.from(JSON.stringify(statement)), payloadType: IN_TOTO_PAYLOAD_TYPE,
-    identityToken: opts.identityToken, fulcioUrl: opts.fulcioUrl, rekorUrl: opts.rekorUrl, fetch: opts.fetch, onProgress: opts.onProgress,
-  });
-  const annotations: Record<string, string> = {
-    [ANNOTATION_SIGNATURE]: '',
-    [ANNOTATION_CERTIFICATE]: derToPem(signed.leafDer),
-    [ANNOTATION_PREDICATE_TYPE]: predicateType,
-  };
-  const chain = await caChainPem(opts.fulcioUrl, opts.fetch ?? fetch);
+  const payload = Buffer.from(JSON.stringify(statement));
+  if (opts.key && opts.newBundleFormat) throw new Error('--new-bundle-format is for keyless attestations');
+  const signed = opts.key
+    ? await signDsseWithKey({ payload, payloadType: IN_TOTO_PAYLOAD_TYPE, key: opts.key, rekorUrl: opts.rekorUrl, fetch: opts.fetch, onProgress: opts.onProgress })
+    : await signDsse({ payload, payloadType: IN_TOTO_PAYLOAD_TYPE, identityToken: opts.identityToken, fulcioUrl: opts.fulcioUrl, rekorUrl: opts.rekorUrl, fetch: opts.fetch, onProgress: opts.onProgress });
+  if (opts.newBundleFormat) {
+    const subject = (await client.getManifest(ref.repository, digest))!;
+    const bundle = Buffer.from(JSON.stringify(buildDsseBundle(signed)));
+    const referrer = await attachBundle(client, ref.repository, subject, bundle, { [ANNOTATION_BUNDLE_CONTENT]: 'dsse-envelope', [ANNOTATION_BUNDLE_PREDICATE_TYPE]: predicateType });
+    opts.onProgress?.(`Attached the attestation bundle to ${repositoryName(ref)}@${digest} as referrer ${referrer}`);
+    return { reference: `${repositoryName(ref)}@${digest}`, digest, tag: referrer, logIndex: signed.logIndex };
+  }
+  // cosign's .att layer: the signature is inside the envelope; a key-signed one has no certificate or chain.
+  const annotations: Record<string, string> = { [ANNOTATION_SIGNATURE]: '' };
+  if (signed.leafDer) annotations[ANNOTATION_CERTIFICATE] = derToPem(signed.leafDer);
+  annotations[ANNOTATION_PREDICATE_TYPE] = predicateType;
+  const chain = signed.leafDer ? await caChainPem(opts.fulcioUrl, opts.fetch ?? fetch) : undefined;
   if (chain) annotations[ANNOTATION_CHAIN] = chain;
   annotations[ANNOTATION_BUNDLE] = JSON.stringify({
     SignedEntryTimestamp: signed.signedEntryTimestamp.toString('base64'),
@@ -92,6 +107,8 @@ export interface VerifyAttestationOptions {
   type: string;
   trust: TrustMaterial;
   policy: Policy;
+  /** Verify key-signed attestations with this public key (cosign.pub) instead of certificates and identities. */
+  publicKey?: KeyObject;
   credentials?: Credentials;
   insecure?: boolean;
   fetch?: typeof fetch;
@@ -126,15 +143,18 @@ export async function verifyImageAttestations(opts: VerifyAttestationOptions): P
     try {
       if (layer.size > MAX_ATTESTATION) throw new VerificationError('BUNDLE', `attestation of ${layer.size} bytes is over the limit`);
       const envelope = await client.getBlob(ref.repository, layer.digest, MAX_ATTESTATION);
-      const r = verifyDsseAttestation(opts.trust, { envelope, certificate: a[ANNOTATION_CERTIFICATE] ?? '', chain: a[ANNOTATION_CHAIN], bundle: a[ANNOTATION_BUNDLE] },
-        { sha256: digest.slice('sha256:'.length), predicateType }, opts.policy, now());
+      const expect = { sha256: digest.slice('sha256:'.length), predicateType };
+      const r = opts.publicKey
+        ? verifyDsseKeyAttestation(opts.trust, { envelope, bundle: a[ANNOTATION_BUNDLE] }, expect, opts.publicKey, now())
+        : verifyDsseAttestation(opts.trust, { envelope, certificate: a[ANNOTATION_CERTIFICATE] ?? '', chain: a[ANNOTATION_CHAIN], bundle: a[ANNOTATION_BUNDLE] }, expect, opts.policy, now());
       verified.push({ statement: r.statement, identity: r.identity, issuer: r.issuer, logIndex: r.logIndex, checks: r.checks });
     } catch (e) {
       if (e instanceof VerificationError && e.code === 'POLICY') throw e;
       failures.push({ error: e as Error, signer: signerOf(a[ANNOTATION_CERTIFICATE]) });
     }
   }
-  for (const r of referrers) {
+  // Referrer bundles carry certificates (keyless); with --key they are not the key's, as in verify-image.
+  for (const r of opts.publicKey ? [] : referrers) {
     try {
       const v = verifyDsseBundle(opts.trust, r.bundle, { sha256: digest.slice('sha256:'.length), predicateType }, opts.policy, now());
       verified.push({ statement: v.statement, identity: v.identity, issuer: v.issuer, logIndex: v.logIndex, checks: v.checks });

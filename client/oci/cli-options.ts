@@ -21,7 +21,7 @@ export function usageFor(command: string): (message: string) => never {
 
 export function addRegistryOptions(cmd: Command): Command {
   return cmd
-    .option('--registry-username <user>', 'registry user name (default: the entry for this exact registry host in ~/.docker/config.json)')
+    .option('--registry-username <user>', 'registry user name (default: ~/.docker/config.json: its credential helper for this host, or its entry for exactly this host)')
     .option('--registry-password <password>', 'registry password or token (or $SIGSTACK_REGISTRY_PASSWORD)')
     .option('--allow-insecure-registry', 'speak plain HTTP to the registry (loopback registries always are)');
 }
@@ -48,7 +48,11 @@ export function registryCredentials(image: string, opts: RegistryCliOptions, usa
   } catch (e) {
     usage((e as Error).message);
   }
-  return credentialsFromDockerConfig(loadDockerConfig(), registry);
+  try {
+    return credentialsFromDockerConfig(loadDockerConfig(), registry);
+  } catch (e) {
+    usage(`registry credentials for ${registry}: ${(e as Error).message}`);
+  }
 }
 
 export function readText(path: string, what: string, usage: (m: string) => never): string {

@@ -3,7 +3,14 @@
  * else `~/.docker/config.json`). An `auths` key is matched to the registry by EXACT host[:port] after removing
  * a scheme and a path: a substring match (sigstore-js#1718) would hand the credentials of `registry.example.com`
  * to `registry.example.com.attacker.net`.
+ *
+ * Credential helpers, as docker and cosign (go-containerregistry) use them: a `credHelpers` entry for exactly
+ * this host, else `credsStore`, names a program `docker-credential-<name>` that is run with `get` and the server
+ * address on stdin and answers `{"ServerURL","Username","Secret"}`. When a helper applies, `auths` is not used
+ * for that registry (docker's native store overrides the file store). "credentials not found" means anonymous;
+ * a helper that is missing or fails is an error, not a silent anonymous pull.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -37,9 +44,66 @@ function decodeEntry(entry: unknown): Credentials | undefined {
   return undefined;
 }
 
-/** The credentials config.json holds for exactly this registry (host[:port]), if any. */
-export function credentialsFromDockerConfig(config: unknown, registry: string): Credentials | undefined {
+export class CredentialHelperError extends Error {}
+
+/** What a helper is asked for: docker's server address, which for Docker Hub is its v1 index URL. */
+export function helperServerAddress(registry: string): string {
+  return registry === 'index.docker.io' || registry === 'docker.io' ? 'https://index.docker.io/v1/' : registry;
+}
+
+const MAX_HELPER_OUTPUT = 64 * 1024;
+const HELPER_TIMEOUT_MS = 30_000;
+
+/** Runs `docker-credential-<helper> get` with the server address on stdin; undefined when it has none. */
+export function runCredentialHelper(helper: string, serverAddress: string): Credentials | undefined {
+  // A name, not a path: the program is looked up on PATH as docker does, never a file named by the config.
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(helper)) throw new CredentialHelperError(`credential helper name ${JSON.stringify(helper.slice(0, 100))} is not a plain name`);
+  const program = `docker-credential-${helper}`;
+  const r = spawnSync(program, ['get'], { input: serverAddress, encoding: 'utf8', timeout: HELPER_TIMEOUT_MS, maxBuffer: MAX_HELPER_OUTPUT, stdio: ['pipe', 'pipe', 'pipe'] });
+  if (r.error) {
+    const code = (r.error as NodeJS.ErrnoException).code;
+    throw new CredentialHelperError(code === 'ENOENT' ? `credential helper ${program} is not on PATH` : `credential helper ${program} failed: ${r.error.message}`);
+  }
+  const out = (r.stdout ?? '').trim();
+  if (r.status !== 0) {
+    // The message every docker-credential-helpers program prints for an unknown server.
+    if (/credentials not found/i.test(out)) return undefined;
+    throw new CredentialHelperError(`credential helper ${program} exited with ${r.status ?? r.signal}: ${(out || (r.stderr ?? '').trim()).slice(0, 300)}`);
+  }
+  let json: { Username?: unknown; Secret?: unknown };
+  try {
+    json = JSON.parse(out);
+  } catch {
+    throw new CredentialHelperError(`credential helper ${program} did not answer JSON`);
+  }
+  if (typeof json?.Username !== 'string' || typeof json.Secret !== 'string') throw new CredentialHelperError(`credential helper ${program} answered without Username and Secret`);
+  // "<token>" marks an OAuth2 identity (refresh) token, which needs a token exchange this client does not do.
+  if (json.Username === '<token>') throw new CredentialHelperError(`credential helper ${program} gave an identity token; only user name and password credentials are supported`);
+  if (json.Username === '' && json.Secret === '') return undefined;
+  return { username: json.Username, password: json.Secret };
+}
+
+/** The helper config.json names for this registry: its `credHelpers` entry, else `credsStore`. */
+export function credentialHelperFor(config: unknown, registry: string): string | undefined {
   if (typeof config !== 'object' || config === null) return undefined;
+  const c = config as { credHelpers?: unknown; credsStore?: unknown };
+  if (typeof c.credHelpers === 'object' && c.credHelpers !== null) {
+    const wanted = normalizeAuthKey(helperServerAddress(registry.toLowerCase()));
+    for (const [key, name] of Object.entries(c.credHelpers)) {
+      if (normalizeAuthKey(key) === wanted && typeof name === 'string' && name !== '') return name;
+    }
+  }
+  return typeof c.credsStore === 'string' && c.credsStore !== '' ? c.credsStore : undefined;
+}
+
+/**
+ * The credentials config.json gives for exactly this registry (host[:port]), if any: through its credential
+ * helper when one applies, else from `auths`. Throws CredentialHelperError when a helper applies and fails.
+ */
+export function credentialsFromDockerConfig(config: unknown, registry: string, runHelper: typeof runCredentialHelper = runCredentialHelper): Credentials | undefined {
+  if (typeof config !== 'object' || config === null) return undefined;
+  const helper = credentialHelperFor(config, registry);
+  if (helper !== undefined) return runHelper(helper, helperServerAddress(registry.toLowerCase()));
   const auths = (config as { auths?: unknown }).auths;
   if (typeof auths !== 'object' || auths === null) return undefined;
   const wanted = registry.toLowerCase();

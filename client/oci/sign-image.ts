@@ -4,8 +4,9 @@
  * derived from it, so moving the tag later cannot move the signature onto other content.
  */
 import type { SerializedBundle } from '@sigstore/bundle';
-import { createHash, createPublicKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
-import { checkLogResponse, signArtifact, SigningError } from '../sign.ts';
+import type { KeyObject } from 'node:crypto';
+import { signArtifact } from '../sign.ts';
+import { signAndLogWithKey } from '../sign-key.ts';
 import {
   ANNOTATION_BUNDLE, ANNOTATION_CERTIFICATE, ANNOTATION_CHAIN, ANNOTATION_SIGNATURE, attachmentLayers, attachmentTag, MAX_ATTACHMENTS,
   signatureConfig, signatureManifest, SIMPLE_SIGNING_MEDIA_TYPE, simpleSigningPayload, type Descriptor,
@@ -147,32 +148,7 @@ export async function signImage(opts: SignImageOptions): Promise<SignedImage> {
 
 /** cosign sign --key: the payload signed with the managed key, logged as a hashedrekord naming the public key. */
 async function signWithKey(payload: Buffer, key: KeyObject, rekorUrl: string, fetchImpl: typeof fetch): Promise<Record<string, string>> {
-  const signature = cryptoSign('sha256', payload, key);
-  const publicPem = derToPem(createPublicKey(key).export({ type: 'spki', format: 'der' }), 'PUBLIC KEY');
-  const proposed = {
-    apiVersion: '0.0.1',
-    kind: 'hashedrekord',
-    spec: {
-      data: { hash: { algorithm: 'sha256', value: createHash('sha256').update(payload).digest('hex') } },
-      signature: { content: signature.toString('base64'), publicKey: { content: Buffer.from(publicPem).toString('base64') } },
-    },
-  };
-  const url = `${rekorUrl.replace(/\/+$/, '')}/api/v1/log/entries`;
-  let res: Response;
-  try {
-    res = await fetchImpl(url, { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: JSON.stringify(proposed) });
-  } catch (e) {
-    throw new SigningError('log', `cannot reach ${url} (${(e as Error).message})`);
-  }
-  const text = await res.text();
-  if (!res.ok) throw new SigningError('log', `${url} said ${res.status}: ${text.slice(0, 300)}`);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new SigningError('log', 'the log answered with a body that is not JSON');
-  }
-  const entry = checkLogResponse(json, proposed);
+  const { signature, entry } = await signAndLogWithKey(payload, key, rekorUrl, fetchImpl);
   return {
     [ANNOTATION_SIGNATURE]: signature.toString('base64'),
     [ANNOTATION_BUNDLE]: JSON.stringify({

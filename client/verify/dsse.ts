@@ -56,7 +56,7 @@ function shape<T>(fn: () => T, code: string, prefix: string): T {
 }
 
 // The DSSE v1 PAE, as log/kinds/dsse.ts computes it; repeated here because client/verify may not import log/kinds.
-function preAuthEncoding(payloadType: string, payload: Buffer): Buffer {
+export function preAuthEncoding(payloadType: string, payload: Buffer): Buffer {
   const type = Buffer.from(payloadType, 'utf8');
   return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${payload.length} `), payload]);
 }

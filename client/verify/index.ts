@@ -20,8 +20,9 @@ import { ShapeError } from './strict-json.ts';
 import { verifyTlogBody } from './tlog-body.ts';
 import { checkIntegratedTime, findLog, verifyInclusion, verifySet, type VerifiedCheckpoint } from './tlog.ts';
 import { failClosed } from './fail-closed.ts';
+import { verifyKeyBundle, type KeyVerificationResult, type KeyVerifyRequest } from './key-bundle.ts';
 
-export type { Policy };
+export type { Policy, KeyVerifyRequest, KeyVerificationResult };
 export { VerificationError };
 
 export interface VerifyRequest {
@@ -45,7 +46,10 @@ export interface VerificationResult {
 
 export interface Verifier {
   readonly trust: TrustMaterial;
+  /** A keyless bundle (certificate): chain, SCTs and the identity policy. A key-based bundle is refused. */
   verify(request: VerifyRequest): VerificationResult;
+  /** A bundle signed with a managed key, checked against exactly `publicKey`. A certificate bundle is refused. */
+  verifyWithKey(request: KeyVerifyRequest): KeyVerificationResult;
 }
 
 export interface VerifierOptions {
@@ -103,6 +107,10 @@ class OfflineVerifier implements Verifier {
 
   verify(request: VerifyRequest): VerificationResult {
     return failClosed(() => this.#verify(request));
+  }
+
+  verifyWithKey(request: KeyVerifyRequest): KeyVerificationResult {
+    return failClosed(() => verifyKeyBundle(this.trust, request, this.#now(), this.#checkpoints));
   }
 
   #policy(policy: Policy): CompiledPolicy {

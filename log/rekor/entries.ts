@@ -40,6 +40,14 @@ export interface RekorLogOptions {
   signerName: string;
 }
 
+/** How a tree sits in a sharded log (log/rekor/shards.ts); a log that was never rotated has offset 0 and is not frozen. */
+export interface ShardPlacement {
+  /** Entries of all earlier (frozen) trees: entry i of this tree is global log index offset + i. */
+  offset?: number;
+  /** A frozen tree: its final size and the checkpoint signed for it at rotation, served instead of signing new ones. */
+  frozen?: { treeSize: number; checkpoint: string };
+}
+
 /** Everything an entry response needs, derived once from the router options. */
 export class RekorLog {
   readonly log: MerkleLog;
@@ -49,14 +57,32 @@ export class RekorLog {
   /** hex SHA-256 of the log key's DER SPKI. */
   readonly logId: string;
   readonly checkpoints: CheckpointCache;
+  readonly offset: number;
+  readonly frozen?: { treeSize: number; checkpoint: string };
 
-  constructor(opts: RekorLogOptions) {
+  constructor(opts: RekorLogOptions & ShardPlacement) {
     this.log = opts.log;
     this.signer = opts.signer;
     this.treeId = opts.treeId;
     this.treeHex = treeIdHex(opts.treeId);
     this.logId = opts.signer.keyId.toString('hex');
     this.checkpoints = new CheckpointCache(opts.log, opts.signer, opts.signerName, `${opts.signerName} - ${opts.treeId}`);
+    this.offset = opts.offset ?? 0;
+    this.frozen = opts.frozen;
+  }
+
+  /** The tree size to read and prove against: a frozen tree's final size, else the current one. */
+  size(): number {
+    return this.frozen ? this.frozen.treeSize : this.log.size();
+  }
+
+  /** The signed checkpoint for `treeSize`: a frozen tree never signs a new one with its old key. */
+  checkpoint(treeSize: number): string {
+    if (this.frozen) {
+      if (treeSize !== this.frozen.treeSize) throw new RangeError(`tree ${this.treeId} is frozen at size ${this.frozen.treeSize}`);
+      return this.frozen.checkpoint;
+    }
+    return this.checkpoints.get(treeSize);
   }
 
   entryId(entry: StoredEntry): string {
@@ -66,19 +92,23 @@ export class RekorLog {
   /**
    * The response for `entry`, proven against the tree of `treeSize` entries (the caller reads the size once,
    * so proof, root and checkpoint all describe the same tree even while appends go on).
+   * As Rekor with shards: `logIndex` (and so the SET) is the global index, the inclusion proof's `logIndex` and
+   * checkpoint are this tree's. A frozen tree's SET is signed again, as Rekor does, with that tree's own key over
+   * the same payload it signed when the entry was made: nothing new is ever asserted with an old key.
    */
   logEntry(entry: StoredEntry, treeSize: number): { entryId: string; json: LogEntryJson } {
     const body = entry.leaf.toString('base64');
     const integratedTime = Math.floor(entry.integratedTimeMs / 1000);
-    const set = signEntryTimestamp(this.signer, { body, integratedTime, logID: this.logId, logIndex: entry.index });
+    const logIndex = this.offset + entry.index;
+    const set = signEntryTimestamp(this.signer, { body, integratedTime, logID: this.logId, logIndex });
     const anon: LogEntryAnon = {
       body,
       integratedTime,
       logID: this.logId,
-      logIndex: entry.index,
+      logIndex,
       verification: {
         inclusionProof: {
-          checkpoint: this.checkpoints.get(treeSize),
+          checkpoint: this.checkpoint(treeSize),
           hashes: this.log.inclusionProof(entry.index, treeSize).map((h) => h.toString('hex')),
           logIndex: entry.index,
           rootHash: this.log.rootHash(treeSize).toString('hex'),

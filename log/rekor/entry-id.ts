@@ -22,19 +22,27 @@ export function entryIdFor(treeHex: string, leafHash: Buffer): string {
 }
 
 /**
- * Parses a client-supplied entry ID (64 or 80 hex digits, either case) into the leaf hash it names.
- * 400 for anything malformed, including a tree-id prefix that is not an int64 (rekor#2895: that was a 500);
- * 404 for a well-formed id of another tree (we have no inactive shards).
+ * Parses a client-supplied entry ID (64 or 80 hex digits, either case): the leaf hash it names, and the 16-hex
+ * tree id of an 80-hex id. 400 for anything malformed, including a tree-id prefix that is not an int64
+ * (rekor#2895: that was a 500).
  */
-export function leafHashFromEntryId(text: string, ourTreeHex: string): Buffer {
+export function parseEntryId(text: string): { treeHex?: string; leafHash: Buffer } {
   if (!/^(?:[0-9a-fA-F]{64}|[0-9a-fA-F]{80})$/.test(text)) {
     throw new BadRequestError('entryUUID must be 64 or 80 hexadecimal characters');
   }
   const id = text.toLowerCase();
-  if (id.length === 80) {
-    const prefix = id.slice(0, 16);
-    if (BigInt(`0x${prefix}`) > INT64_MAX) throw new BadRequestError(`entryUUID has an invalid tree id "${prefix}"`);
-    if (prefix !== ourTreeHex) throw new NotFoundError(`no entry with UUID ${id}: tree ${prefix} is not served by this log`);
+  const leafHash = Buffer.from(id.slice(-64), 'hex');
+  if (id.length === 64) return { leafHash };
+  const treeHex = id.slice(0, 16);
+  if (BigInt(`0x${treeHex}`) > INT64_MAX) throw new BadRequestError(`entryUUID has an invalid tree id "${treeHex}"`);
+  return { treeHex, leafHash };
+}
+
+/** The leaf hash an entry ID names; 404 for a well-formed id of a tree other than `ourTreeHex`. */
+export function leafHashFromEntryId(text: string, ourTreeHex: string): Buffer {
+  const { treeHex, leafHash } = parseEntryId(text);
+  if (treeHex !== undefined && treeHex !== ourTreeHex) {
+    throw new NotFoundError(`no entry with UUID ${text.toLowerCase()}: tree ${treeHex} is not served by this log`);
   }
-  return Buffer.from(id.slice(-64), 'hex');
+  return leafHash;
 }

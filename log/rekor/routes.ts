@@ -4,24 +4,27 @@ import '../../core/koa-augment.ts';
 import { BadRequestError, ConflictError, NotFoundError } from '../../core/errors.ts';
 import { canonicalizeProposedEntry } from '../kinds/index.ts';
 import type { Canonicalize } from '../kinds/canonicalize-pool.ts';
-import { leafHashFromEntryId } from './entry-id.ts';
-import { RekorLog, type RekorLogOptions } from './entries.ts';
+import { leafHash } from '../merkle/hash.ts';
+import type { RekorLogOptions } from './entries.ts';
+import { RekorShards, type FrozenShardOptions } from './shards.ts';
 import { searchLogQuery } from './search.ts';
-import { parseSearchIndex, runIndexQuery } from './index-search.ts';
-import { addTileRoutes } from './tiles.ts';
+import { MAX_INDEX_RESULTS, parseSearchIndex, runIndexQuery } from './index-search.ts';
+import { addTileRoutes, shardTilesPrefix } from './tiles.ts';
 import type { IndexedMerkleLog } from '../merkle-log.ts';
 
 /**
  * Rekor v1 REST API (the subset sigstore clients use), paths and shapes as upstream openapi.yaml:
  *   POST /api/v1/log/entries                 create (201 + LogEntry, 409 + Location for duplicates)
- *   GET  /api/v1/log/entries?logIndex=N      entry by index
- *   GET  /api/v1/log/entries/{entryUUID}     entry by 64-hex leaf hash or 80-hex entry id
+ *   GET  /api/v1/log/entries?logIndex=N      entry by global index (over every tree, oldest first)
+ *   GET  /api/v1/log/entries/{entryUUID}     entry by 64-hex leaf hash (any tree) or 80-hex entry id (its tree)
  *   POST /api/v1/log/entries/retrieve        search by ids, proposed entries and indexes (<= 10 queries)
  *   POST /api/v1/index/retrieve              entry UUIDs by artifact hash, public key or email (SearchIndex)
- *   GET  /api/v1/log                         LogInfo (size, root, signed checkpoint)
- *   GET  /api/v1/log/proof                   consistency proof
- *   GET  /api/v1/log/publicKey               the log key, PEM
+ *   GET  /api/v1/log                         LogInfo of the active tree (size, root, checkpoint) + inactiveShards
+ *   GET  /api/v1/log/proof[?treeID=]         consistency proof (active tree unless treeID names another)
+ *   GET  /api/v1/log/publicKey[?treeID=]     a tree's key, PEM
  *   GET  /api/v1/tiles/...                   C2SP tlog-tiles read API (tiles.ts), when the engine is given
+ * After key rotations (`sigstack log rotate`), the log is sharded as Rekor's (log/rekor/shards.ts): appends go to
+ * the active tree, reads reach every tree.
  * Errors are thrown as core/errors.ts classes; services/errors.ts writes Rekor's `{code, message}` body.
  */
 export interface RekorRouterOptions extends RekorLogOptions {
@@ -29,20 +32,27 @@ export interface RekorRouterOptions extends RekorLogOptions {
   canonicalize?: Canonicalize;
   /** The search index of /api/v1/index/retrieve (the engine opened with `indexKeys: rekorIndexKeys`); default `log` if it has one. */
   index?: Pick<IndexedMerkleLog, 'searchIndex'> | IndexedMerkleLog;
+  /** Trees frozen by key rotations, oldest first (log/rekor/shards.ts); `log` is then the active tree. */
+  inactiveShards?: FrozenShardOptions[];
 }
 
+type SearchIndex = Pick<IndexedMerkleLog, 'searchIndex'>;
+const hasSearchIndex = (l: unknown): l is SearchIndex => typeof (l as SearchIndex | undefined)?.searchIndex === 'function';
+
 export function rekorRouter(opts: RekorRouterOptions): Router {
-  const rekor = new RekorLog(opts);
+  const shards = new RekorShards(opts, opts.inactiveShards);
+  const rekor = shards.active;
   const { log } = rekor;
-  const publicKeyPem = opts.signer.publicKey.export({ type: 'spki', format: 'pem' }).toString();
   const canonicalize: Canonicalize = opts.canonicalize ?? (async (proposed) => canonicalizeProposedEntry(proposed));
   const router = new Router();
 
   router.post('/api/v1/log/entries', async (ctx) => {
     if (ctx.request.body === undefined) throw new BadRequestError('request body must be a JSON proposed entry');
     const leaf = await canonicalize(ctx.request.body);
-    const { entry, duplicate } = await log.append(leaf);
-    const entryId = rekor.entryId(entry);
+    // Rekor checks only the active tree; a body already in a frozen tree is that entry, not a second one.
+    const frozen = shards.inactive.length > 0 ? shards.frozenDuplicate(leafHash(leaf)) : undefined;
+    const { entry, duplicate } = frozen ? { entry: frozen.entry, duplicate: true } : await log.append(leaf);
+    const entryId = (frozen?.shard ?? rekor).entryId(entry);
     const location = `/api/v1/log/entries/${entryId}`;
     if (duplicate) {
       throw new ConflictError(`an equivalent entry already exists in the transparency log with UUID ${entryId}`, location);
@@ -54,44 +64,58 @@ export function rekorRouter(opts: RekorRouterOptions): Router {
     ctx.body = json;
   });
 
+  // logIndex is the global index over every tree, as Rekor's virtual index
   router.get('/api/v1/log/entries', (ctx) => {
     const logIndex = queryInt(ctx, 'logIndex', { min: 0 });
-    const size = log.size();
-    const entry = logIndex < size ? log.getEntry(logIndex) : undefined;
-    if (!entry) throw new NotFoundError(`no entry at log index ${logIndex} (log size ${size})`);
-    ctx.body = rekor.logEntry(entry, size).json;
+    const found = shards.byIndex(logIndex);
+    if (!found) throw new NotFoundError(`no entry at log index ${logIndex} (log size ${shards.size()})`);
+    ctx.body = shards.logEntry(found);
   });
 
   router.get('/api/v1/log/entries/:entryUUID', (ctx) => {
-    const leafHash = leafHashFromEntryId(ctx.params.entryUUID, rekor.treeHex);
-    const size = log.size();
-    const entry = log.findByLeafHash(leafHash);
-    if (!entry || entry.index >= size) throw new NotFoundError(`no entry with UUID ${ctx.params.entryUUID.toLowerCase()}`);
-    ctx.body = rekor.logEntry(entry, size).json;
+    const found = shards.byEntryId(ctx.params.entryUUID);
+    if (!found) throw new NotFoundError(`no entry with UUID ${ctx.params.entryUUID.toLowerCase()}`);
+    ctx.body = shards.logEntry(found);
   });
 
   router.post('/api/v1/log/entries/retrieve', (ctx) => {
     if (ctx.request.body === undefined) throw new BadRequestError('request body must be a JSON search query');
-    ctx.body = searchLogQuery(rekor, ctx.request.body);
+    ctx.body = searchLogQuery(shards, ctx.request.body);
   });
 
-  const index = opts.index ?? ('searchIndex' in log ? (log as IndexedMerkleLog) : undefined);
+  const activeIndex = opts.index ?? (hasSearchIndex(log) ? log : undefined);
+  const indexes = [...shards.inactive.map((s) => (hasSearchIndex(s.log) ? s.log : undefined)), activeIndex];
   router.post('/api/v1/index/retrieve', (ctx) => {
-    if (!index) throw new NotFoundError('this log keeps no search index');
+    if (!activeIndex) throw new NotFoundError('this log keeps no search index');
     const query = parseSearchIndex(ctx.request.body);
-    ctx.body = runIndexQuery(query, (key, limit) => index.searchIndex(key, limit))
-      .map((i) => log.getEntry(i))
-      .filter((e) => e !== undefined)
-      .map((e) => rekor.entryId(e));
+    const ids: string[] = [];
+    shards.all().forEach((shard, i) => {
+      const index = indexes[i];
+      if (!index || ids.length >= MAX_INDEX_RESULTS) return;
+      const size = shard.size();
+      for (const n of runIndexQuery(query, (key, limit) => index.searchIndex(key, limit))) {
+        const entry = n < size ? shard.log.getEntry(n) : undefined;
+        if (entry && ids.length < MAX_INDEX_RESULTS) ids.push(shard.entryId(entry));
+      }
+    });
+    ctx.body = ids;
   });
 
-  if (opts.index && 'subtreeHash' in opts.index) addTileRoutes(router, rekor, opts.index as IndexedMerkleLog);
-  else if ('subtreeHash' in log) addTileRoutes(router, rekor, log as IndexedMerkleLog);
+  // tlog-tiles: the active tree at TILES_PREFIX, each frozen tree at TILES_PREFIX/shards/<tree id>
+  const tiled = (l: unknown): l is IndexedMerkleLog => typeof (l as IndexedMerkleLog | undefined)?.subtreeHash === 'function';
+  if (tiled(opts.index)) addTileRoutes(router, rekor, opts.index);
+  else if (tiled(log)) addTileRoutes(router, rekor, log);
+  for (const shard of shards.inactive) if (tiled(shard.log)) addTileRoutes(router, shard, shard.log, shardTilesPrefix(shard.treeId));
 
   router.get('/api/v1/log', (ctx) => {
     const size = log.size();
     ctx.body = {
-      inactiveShards: [],
+      inactiveShards: shards.inactive.map((s) => ({
+        rootHash: s.log.rootHash(s.size()).toString('hex'),
+        signedTreeHead: s.checkpoint(s.size()),
+        treeID: s.treeId,
+        treeSize: s.size(),
+      })),
       rootHash: log.rootHash(size).toString('hex'),
       signedTreeHead: rekor.checkpoints.get(size),
       treeID: rekor.treeId,
@@ -100,21 +124,22 @@ export function rekorRouter(opts: RekorRouterOptions): Router {
   });
 
   router.get('/api/v1/log/proof', (ctx) => {
-    checkTreeId(ctx, rekor.treeId);
-    const size = log.size();
+    const shard = shards.byTreeId(queryString(ctx, 'treeID'));
+    const size = shard.size();
     const firstSize = queryInt(ctx, 'firstSize', { min: 1, fallback: 1 });
     const lastSize = queryInt(ctx, 'lastSize', { min: 1 });
     if (firstSize > lastSize) throw new BadRequestError(`firstSize(${firstSize}) must be less than or equal to lastSize(${lastSize})`);
     // rekor 5366584c / #1290: a size the log has not reached has no proof; refuse it rather than invent one.
     if (lastSize > size) throw new BadRequestError(`lastSize(${lastSize}) is greater than the current tree size(${size})`);
-    const hashes = firstSize === lastSize ? [] : log.consistencyProof(firstSize, lastSize);
-    ctx.body = { rootHash: log.rootHash(lastSize).toString('hex'), hashes: hashes.map((h) => h.toString('hex')) };
+    const hashes = firstSize === lastSize ? [] : shard.log.consistencyProof(firstSize, lastSize);
+    ctx.body = { rootHash: shard.log.rootHash(lastSize).toString('hex'), hashes: hashes.map((h) => h.toString('hex')) };
   });
 
+  const pems = new Map(shards.all().map((s) => [s, s.signer.publicKey.export({ type: 'spki', format: 'pem' }).toString()]));
   router.get('/api/v1/log/publicKey', (ctx) => {
-    checkTreeId(ctx, rekor.treeId);
+    const shard = shards.byTreeId(queryString(ctx, 'treeID'));
     ctx.type = 'application/x-pem-file';
-    ctx.body = publicKeyPem;
+    ctx.body = pems.get(shard);
   });
 
   return router;
@@ -138,12 +163,4 @@ function queryInt(ctx: Koa.Context, name: string, o: { min: number; fallback?: n
   if (!Number.isSafeInteger(value)) throw new BadRequestError(`query parameter ${name} must be a non-negative integer`);
   if (value < o.min) throw new BadRequestError(`query parameter ${name} must be at least ${o.min}`);
   return value;
-}
-
-/** The optional `treeID` parameter must name this log's tree (we have no inactive shards). */
-function checkTreeId(ctx: Koa.Context, treeId: string): void {
-  const text = queryString(ctx, 'treeID');
-  if (text === undefined || text === '') return;
-  if (!/^[0-9]{1,19}$/.test(text)) throw new BadRequestError('query parameter treeID must be a decimal tree id');
-  if (BigInt(text) !== BigInt(treeId)) throw new BadRequestError(`tree ${text} is not served by this log`);
 }

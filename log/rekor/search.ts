@@ -2,13 +2,15 @@ import { BadRequestError, NotFoundError, UnprocessableError } from '../../core/e
 import { canonicalizeProposedEntry } from '../kinds/index.ts';
 import { leafHash } from '../merkle/hash.ts';
 import { readObject } from '../kinds/strict-json.ts';
-import { leafHashFromEntryId } from './entry-id.ts';
-import type { LogEntryJson, RekorLog } from './entries.ts';
+import { parseEntryId } from './entry-id.ts';
+import type { LogEntryJson } from './entries.ts';
+import type { FoundEntry, RekorShards } from './shards.ts';
 
 /**
  * POST /api/v1/log/entries/retrieve (SearchLogQuery): entries by entry ID / UUID, by proposed entry (its
  * canonical body's leaf hash) and by log index; what is not found is left out. At most 10 queries per
- * request in total (rekor#1011: unbounded queries were a DoS), more is a 422 as upstream.
+ * request in total (rekor#1011: unbounded queries were a DoS), more is a 422 as upstream. Over every tree of a
+ * sharded log: indexes are global, an 80-hex id is looked up in its tree, a leaf hash in all of them.
  */
 export const MAX_SEARCH_QUERIES = 10;
 
@@ -18,7 +20,7 @@ function readArray(value: unknown, path: string): unknown[] {
   return value;
 }
 
-export function searchLogQuery(rekor: RekorLog, query: unknown): LogEntryJson[] {
+export function searchLogQuery(shards: RekorShards, query: unknown): LogEntryJson[] {
   const q = readObject(query, 'query', ['entryUUIDs', 'logIndexes', 'entries']);
   const ids = readArray(q.entryUUIDs, 'query.entryUUIDs');
   const indexes = readArray(q.logIndexes, 'query.logIndexes');
@@ -29,17 +31,13 @@ export function searchLogQuery(rekor: RekorLog, query: unknown): LogEntryJson[] 
   }
 
   // Validate everything before reading anything: one bad query fails the request, as upstream.
-  const hashes: Buffer[] = [];
+  const byId: string[] = [];
   ids.forEach((id, i) => {
     if (typeof id !== 'string') throw new BadRequestError(`query.entryUUIDs[${i}] must be a string`);
-    try {
-      hashes.push(leafHashFromEntryId(id, rekor.treeHex));
-    } catch (err) {
-      // an entry of another tree is simply not here
-      if (!(err instanceof NotFoundError)) throw err;
-    }
+    parseEntryId(id);
+    byId.push(id);
   });
-  proposed.forEach((entry) => hashes.push(leafHash(canonicalizeProposedEntry(entry))));
+  const hashes = proposed.map((entry) => leafHash(canonicalizeProposedEntry(entry)));
   const positions = indexes.map((n, i) => {
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
       throw new BadRequestError(`query.logIndexes[${i}] must be a non-negative integer`);
@@ -47,15 +45,16 @@ export function searchLogQuery(rekor: RekorLog, query: unknown): LogEntryJson[] 
     return n;
   });
 
-  const size = rekor.log.size();
-  const results: LogEntryJson[] = [];
-  for (const hash of hashes) {
-    const entry = rekor.log.findByLeafHash(hash);
-    if (entry && entry.index < size) results.push(rekor.logEntry(entry, size).json);
+  const found: (FoundEntry | undefined)[] = [];
+  for (const id of byId) {
+    try {
+      found.push(shards.byEntryId(id));
+    } catch (err) {
+      // an entry of a tree this log does not serve is simply not here
+      if (!(err instanceof NotFoundError)) throw err;
+    }
   }
-  for (const index of positions) {
-    const entry = index < size ? rekor.log.getEntry(index) : undefined;
-    if (entry) results.push(rekor.logEntry(entry, size).json);
-  }
-  return results;
+  for (const hash of hashes) found.push(shards.byLeafHash(hash));
+  for (const index of positions) found.push(shards.byIndex(index));
+  return found.filter((f) => f !== undefined).map((f) => shards.logEntry(f));
 }

@@ -13,22 +13,29 @@ import { parseTilePath, TILE_HEIGHT, TILE_WIDTH } from './tile-path.ts';
  * Under a prefix rather than the server root because the one port also serves Fulcio, Rekor and CT APIs: a
  * tile client takes a base URL, and `/checkpoint` at the root would be ambiguous beside them.
  * Consistency proofs between any two sizes: GET /api/v1/log/proof?firstSize=&lastSize= (Rekor API).
+ * A tree frozen by a key rotation is served read-only under shardTilesPrefix(treeId), with the checkpoint signed
+ * at rotation (nothing is recorded in its database).
  */
 export const TILES_PREFIX = '/api/v1/tiles';
+
+/** Where the tiles of a frozen tree are served (sigstack extension; Rekor v1 has no tiles at all). */
+export function shardTilesPrefix(treeId: string): string {
+  return `${TILES_PREFIX}/shards/${treeId}`;
+}
 const MAX_HISTORY = 1000;
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
-export function addTileRoutes(router: Router, rekor: RekorLog, log: IndexedMerkleLog): void {
-  router.get(`${TILES_PREFIX}/checkpoint`, (ctx) => {
-    const size = log.size();
-    const note = rekor.checkpoints.get(size);
-    log.publishCheckpoint(size, note);
+export function addTileRoutes(router: Router, rekor: RekorLog, log: IndexedMerkleLog, prefix = TILES_PREFIX): void {
+  router.get(`${prefix}/checkpoint`, (ctx) => {
+    const size = rekor.size();
+    const note = rekor.checkpoint(size);
+    if (!rekor.frozen) log.publishCheckpoint(size, note);
     ctx.type = 'text/plain; charset=utf-8';
     ctx.set('Cache-Control', 'no-cache');
     ctx.body = note;
   });
 
-  router.get(`${TILES_PREFIX}/checkpoints`, (ctx) => {
+  router.get(`${prefix}/checkpoints`, (ctx) => {
     const from = Number(ctx.query.from ?? 0);
     const limit = Math.min(MAX_HISTORY, Number(ctx.query.limit ?? MAX_HISTORY));
     if (!Number.isSafeInteger(from) || from < 0 || !Number.isSafeInteger(limit) || limit < 1) {
@@ -37,11 +44,11 @@ export function addTileRoutes(router: Router, rekor: RekorLog, log: IndexedMerkl
     ctx.body = log.publishedCheckpoints(from, limit).map((c) => ({ size: c.size, checkpoint: c.note, publishedAt: new Date(c.publishedMs).toISOString() }));
   });
 
-  router.get(`${TILES_PREFIX}/tile/*rest`, (ctx) => {
+  router.get(`${prefix}/tile/*rest`, (ctx) => {
     const rest = String(ctx.params.rest ?? '');
     const tile = parseTilePath(rest);
     if (!tile) throw new NotFoundError(`not a tile path: ${rest.slice(0, 64)}`);
-    const size = log.size();
+    const size = rekor.size();
     const first = tile.index * TILE_WIDTH;
     if (tile.level === 'entries') {
       if (first + tile.width > size) throw new NotFoundError(`entry tile ${rest} is beyond the log size ${size}`);

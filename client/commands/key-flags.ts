@@ -1,0 +1,103 @@
+/**
+ * `--key` for the sign/verify commands, read as cosign reads it: the private key file is decrypted with
+ * $COSIGN_PASSWORD when it is set (even empty), else with a password typed at the terminal (not echoed), else
+ * with whatever is piped on stdin, byte for byte (cosign's readPasswordFn). The public key is a PEM
+ * SubjectPublicKeyInfo (cosign.pub). Any failure is a usage error naming the file.
+ */
+import { readFileSync } from 'node:fs';
+import type { KeyObject } from 'node:crypto';
+
+const MAX_PIPED_PASSWORD = 64 * 1024;
+
+function promptPassword(prompt: string): Promise<string> {
+  const stdin = process.stdin;
+  process.stderr.write(prompt);
+  stdin.setRawMode(true);
+  stdin.resume();
+  return new Promise((resolve, reject) => {
+    let password = '';
+    const done = () => {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write('\n');
+    };
+    const onData = (chunk: Buffer) => {
+      for (const ch of chunk.toString('utf8')) {
+        if (ch === '\r' || ch === '\n' || ch === '\u0004') {
+          done();
+          resolve(password);
+          return;
+        }
+        if (ch === '\u0003') {
+          done();
+          reject(new Error('interrupted'));
+          return;
+        }
+        if (ch === '\u007f' || ch === '\b') password = password.slice(0, -1);
+        else password += ch;
+      }
+    };
+    stdin.on('data', onData);
+  });
+}
+
+async function readPipedPassword(): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_PIPED_PASSWORD) throw new Error('the password piped on stdin is too long');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function keyPassword(): Promise<string> {
+  const fromEnv = process.env.COSIGN_PASSWORD;
+  if (fromEnv !== undefined) return fromEnv;
+  if (process.stdin.isTTY) return promptPassword('Enter password for private key: ');
+  return readPipedPassword();
+}
+
+/** The decrypted cosign.key at `path`; exits through `usage` when it cannot be read or decrypted. */
+export async function readSigningKey(path: string, usage: (m: string) => never): Promise<KeyObject> {
+  const { decryptPrivateKey } = await import('../oci/cosign-key.ts');
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (e) {
+    usage(`cannot read the key ${path}: ${(e as Error).message}`);
+  }
+  try {
+    return decryptPrivateKey(pem, await keyPassword());
+  } catch (e) {
+    usage(`${path}: ${(e as Error).message}`);
+  }
+}
+
+/** The public key (cosign.pub) at `path`; exits through `usage` when it is not one P-256 PEM public key. */
+export async function readVerifyKey(path: string, usage: (m: string) => never): Promise<KeyObject> {
+  const { readPublicKey } = await import('../oci/cosign-key.ts');
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (e) {
+    usage(`cannot read the public key ${path}: ${(e as Error).message}`);
+  }
+  try {
+    return readPublicKey(pem);
+  } catch (e) {
+    usage(`${path}: ${(e as Error).message}`);
+  }
+}
+
+/** With --key the key is the policy: identity flags belong to certificates, and mixing them is refused. */
+export function refuseIdentityFlags(opts: object, usage: (m: string) => never): void {
+  const flags = ['certificateIdentity', 'certificateIdentityRegexp', 'certificateOidcIssuer', 'certificateOidcIssuerRegexp'];
+  const given = flags.filter((f) => (opts as Record<string, unknown>)[f] !== undefined);
+  if (given.length > 0) {
+    const names = given.map((f) => `--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+    usage(`${names.join(', ')} cannot be used with --key: a managed key has no certificate identity; the key itself is the policy`);
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * DSSE attestations signed with a managed key (`attest --key`, `cosign attest --key`): stored in the `.att` layout
+ * with the SET bundle annotation and no certificate. As for certificates (dsse.ts) but the verifier is GIVEN the
+ * key: the logged dsse entry must be about exactly this envelope, payload and signature and name exactly that
+ * public key as its verifier; the one DSSE signature must verify with it; the SET must verify before its time
+ * is used, and that time must be inside the log key's validity; then the statement's subject and predicate type.
+ */
+import { createHash, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { VerificationError } from '../../core/errors.ts';
+import { pemToDerList } from '../../core/pem.ts';
+import type { TrustMaterial } from '../trusted-root.ts';
+import { parseSetBundle } from './cosign.ts';
+import { checkStatement, parseDsseBody, parseEnvelope, preAuthEncoding, type AttestationExpectation, type VerifiedAttestation } from './dsse.ts';
+import { checkIntegratedTime, findLog, verifySet } from './tlog.ts';
+import { failClosed } from './fail-closed.ts';
+
+const MAX_ENVELOPE = 8 * 1024 * 1024;
+const PUBLIC_KEY_PEM = /^-----BEGIN PUBLIC KEY-----\n(?:[A-Za-z0-9+/=]{1,64}\n)+-----END PUBLIC KEY-----\n?$/;
+
+export function verifyDsseKeyAttestation(trust: TrustMaterial, att: { envelope: Buffer; bundle?: string }, expect: AttestationExpectation, publicKey: KeyObject, nowMs = Date.now()): VerifiedAttestation {
+  return failClosed(() => {
+    if (publicKey?.type !== 'public' || publicKey.asymmetricKeyType !== 'ec' || publicKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+      throw new VerificationError('POLICY', 'the verification key must be an ECDSA P-256 public key');
+    }
+    if (att.envelope.length > MAX_ENVELOPE) throw new VerificationError('BUNDLE', 'DSSE envelope: larger than 8 MiB');
+    if (att.bundle === undefined) throw new VerificationError('BUNDLE', 'the attestation carries no transparency log bundle: it cannot be verified offline');
+    const entry = parseSetBundle(att.bundle);
+    let json: unknown;
+    try {
+      json = JSON.parse(att.envelope.toString('utf8'));
+    } catch {
+      throw new VerificationError('BUNDLE', 'DSSE envelope: not JSON');
+    }
+    const env = parseEnvelope(json);
+    const logged = parseDsseBody(entry.canonicalizedBody);
+    const fail = (m: string): never => {
+      throw new VerificationError('TLOG_BODY', `tlog entry body: ${m}`);
+    };
+    if (!logged.envelopeHash.equals(createHash('sha256').update(att.envelope).digest())) fail('the logged envelope hash is not this envelope\'s');
+    if (!logged.payloadHash.equals(createHash('sha256').update(env.payload).digest())) fail('the logged payload hash is not this payload\'s');
+    if (logged.signature !== env.sigText) fail('the logged signature is not the envelope\'s');
+    if (!PUBLIC_KEY_PEM.test(logged.verifier)) fail('the logged verifier is not a single PEM public key (a certificate is not a managed key)');
+    const loggedKey = pemToDerList(logged.verifier, 'PUBLIC KEY');
+    if (loggedKey.length !== 1 || !loggedKey[0]!.equals(publicKey.export({ type: 'spki', format: 'der' }))) fail('the logged verifier is not the given key');
+    let ok = false;
+    try {
+      ok = cryptoVerify('sha256', preAuthEncoding(env.payloadType, env.payload), publicKey, env.signature);
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new VerificationError('SIGNATURE', 'the DSSE signature does not verify with the given key');
+    const log = findLog(entry, trust);
+    verifySet(entry, log);
+    const timeMs = checkIntegratedTime(entry, log, nowMs, { notBefore: -Infinity, notAfter: Infinity });
+    const statement = checkStatement(env.payload, expect);
+    return {
+      identity: 'key', issuer: '', integratedTime: entry.integratedTime, logIndex: entry.logIndex, statement,
+      checks: [
+        'tlog entry: a dsse 0.0.1 entry of this envelope, payload and signature, naming exactly the given key; the one DSSE signature verifies with it',
+        `inclusion promise (SET): signed by the transparency log ${log.baseUrl} (verified offline)`,
+        `integrated time: ${new Date(timeMs).toISOString()}, not in the future, within the log key's validity`,
+        `in-toto statement: predicate type ${statement.predicateType}, a subject with digest sha256:${expect.sha256}`,
+      ],
+    };
+  });
+}
