@@ -64,7 +64,7 @@ export function register(program: Command): void {
       const server = await startAdmissionServer({
         cert: read(opts.tlsCert, 'TLS certificate'), key: read(opts.tlsKey, 'TLS key'), host: opts.host, port: Number(opts.port),
         policy, verifier, cache: new VerdictCache(size, ttl * 1000), mutate: Boolean(opts.mutate), insecureRegistries: opts.allowInsecureRegistry,
-        credentialsFor: (registry) => credentialsFromDockerConfig(dockerConfig, registry),
+        credentialsFor: cachedCredentials((registry) => credentialsFromDockerConfig(dockerConfig, registry)),
         onError: (e) => process.stderr.write(`admission: internal error: ${(e as Error)?.stack ?? String(e)}\n`),
       });
       process.stderr.write(`sigstack admission webhook ready at ${server.url} (POST /validate${opts.mutate ? ', POST /mutate' : ''}; ${policy.rules.length} policy rules)\n`);
@@ -72,4 +72,20 @@ export function register(program: Command): void {
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
     });
+}
+
+/**
+ * A credential helper (credsStore/credHelpers) is a child process run synchronously: once per registry a minute
+ * at most, not once per image of every admission request. Failures are not remembered (the next request retries).
+ */
+export function cachedCredentials<T>(lookup: (registry: string) => T, ttlMs = 60_000, now: () => number = Date.now): (registry: string) => T {
+  const cache = new Map<string, { value: T; until: number }>();
+  return (registry) => {
+    const hit = cache.get(registry);
+    if (hit && hit.until > now()) return hit.value;
+    const value = lookup(registry);
+    if (cache.size >= 256) cache.clear();
+    cache.set(registry, { value, until: now() + ttlMs });
+    return value;
+  };
 }

@@ -2,6 +2,7 @@ import test from 'ava';
 import { findRule, narrow, parsePolicy, PolicyError } from '../../admission/policy.ts';
 import { podImages, podSpecOf } from '../../admission/pod-images.ts';
 import { VerdictCache } from '../../admission/verdict-cache.ts';
+import { cachedCredentials } from '../../admission/command.ts';
 
 test('verdict cache: bounded (least recently used goes first) and entries expire after the TTL', (t) => {
   let now = 0;
@@ -53,4 +54,25 @@ test('pod images: every container list, with JSON pointers; other kinds have non
   t.is(podSpecOf('Service', {}), undefined);
   t.throws(() => podImages(podSpecOf('Pod', { spec: { containers: [{ name: 'a' }] } })!));
   t.throws(() => podImages(podSpecOf('Pod', { spec: null })!));
+});
+
+test('registry credentials: looked up once per registry per TTL; failures are retried, not remembered', (t) => {
+  let now = 0;
+  const calls: string[] = [];
+  let fail = false;
+  const lookup = cachedCredentials((registry: string) => {
+    calls.push(registry);
+    if (fail) throw new Error('helper failed');
+    return { username: registry, password: 'pw' };
+  }, 1000, () => now);
+  t.is(lookup('a').username, 'a');
+  t.is(lookup('a').username, 'a');
+  t.is(lookup('b').username, 'b');
+  t.deepEqual(calls, ['a', 'b']);
+  now = 1000;
+  fail = true;
+  t.throws(() => lookup('a'), { message: 'helper failed' });
+  fail = false;
+  t.is(lookup('a').username, 'a');
+  t.deepEqual(calls, ['a', 'b', 'a', 'a']);
 });
