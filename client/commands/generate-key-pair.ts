@@ -11,11 +11,14 @@ export function register(program: Command): void {
     .option('--dir <dir>', 'where to write the files', '.')
     .option('--force', 'overwrite existing files')
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
-    .addHelpText('after', '\nThe password is read from $COSIGN_PASSWORD (as cosign; it may be empty).')
+    .addHelpText('after', '\nThe password is read as cosign reads it: $COSIGN_PASSWORD when set (it may be empty), else typed twice at the terminal, else piped on stdin.')
     .action(async (opts: { outputKeyPrefix: string; dir: string; force?: boolean }) => {
-      const password = process.env.COSIGN_PASSWORD;
-      if (password === undefined) {
-        process.stderr.write('Error: set COSIGN_PASSWORD (it may be empty) to the password that encrypts the private key\n');
+      const { newKeyPassword } = await import('./key-flags.ts');
+      let password: string;
+      try {
+        password = await newKeyPassword();
+      } catch (e) {
+        process.stderr.write(`Error: ${(e as Error).message}\n`);
         process.exit(2);
       }
       const keyPath = join(opts.dir, `${opts.outputKeyPrefix}.key`);

@@ -60,6 +60,15 @@ export async function keyPassword(): Promise<string> {
   return readPipedPassword();
 }
 
+/** The password that encrypts a new key: as keyPassword, but typed twice at a terminal (cosign's confirmation). */
+export async function newKeyPassword(): Promise<string> {
+  if (process.env.COSIGN_PASSWORD !== undefined || !process.stdin.isTTY) return keyPassword();
+  const first = await promptPassword('Enter password for private key: ');
+  const again = await promptPassword('Enter password for private key again: ');
+  if (first !== again) throw new Error('the passwords do not match');
+  return first;
+}
+
 /** The decrypted cosign.key at `path`; exits through `usage` when it cannot be read or decrypted. */
 export async function readSigningKey(path: string, usage: (m: string) => never): Promise<KeyObject> {
   const { decryptPrivateKey } = await import('../oci/cosign-key.ts');

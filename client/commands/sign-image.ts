@@ -25,7 +25,7 @@ export function register(program: Command): void {
     .option('--fulcio-url <url>', 'the CA (Fulcio v2 API), when it is not at --url')
     .option('--rekor-url <url>', 'the transparency log (Rekor v1 API), when it is not at --url')
     .option('--signing-config <file>', 'take the CA and log URLs from a signing_config.json (v0.2)')
-    .option('--key <file>', 'sign with a managed key (cosign.key; password in $COSIGN_PASSWORD) instead of keylessly')
+    .option('--key <file>', 'sign with a managed key (cosign.key; password from $COSIGN_PASSWORD, the terminal or stdin) instead of keylessly')
     .option('--new-bundle-format', 'attach a Sigstore bundle as an OCI 1.1 referrer (referrers tag schema fallback) instead of the .sig tag');
   addRegistryOptions(cmd)
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
@@ -38,12 +38,8 @@ Exit codes: 0 signed, 1 failed, 2 bad usage.`)
     .action(async (image: string, opts: SignImageCliOptions) => {
       let key;
       if (opts.key) {
-        const { decryptPrivateKey } = await import('../oci/cosign-key.ts');
-        try {
-          key = decryptPrivateKey(readFileSync(opts.key, 'utf8'), process.env.COSIGN_PASSWORD ?? '');
-        } catch (e) {
-          usage(`${opts.key}: ${(e as Error).message}`);
-        }
+        const { readSigningKey } = await import('./key-flags.ts');
+        key = await readSigningKey(opts.key, usage);
         if (opts.newBundleFormat) usage('--new-bundle-format is for keyless signing');
       }
       const rawToken = (opts.identityToken ?? process.env.SIGSTORE_ID_TOKEN)?.trim();

@@ -87,6 +87,12 @@ test('CLI: generate-key-pair, sign-image --key, verify-image --key; another key 
   const badPw = await runCli(['sign-image', image, '--key', join(dir, 'cosign.key'), '--rekor-url', stack.url], { env: { COSIGN_PASSWORD: 'nope' } });
   t.is(badPw.code, 2);
   t.is((await runCli(['generate-key-pair', '--dir', dir, '--output-key-prefix', 'other'], { env })).code, 0);
+  // without $COSIGN_PASSWORD the password is read from stdin, as cosign does when no terminal is attached
+  const piped = await runCli(['generate-key-pair', '--dir', dir, '--output-key-prefix', 'piped'], { input: 'piped pw' });
+  t.is(piped.code, 0, piped.stderr);
+  t.is(decryptPrivateKey(readFileSync(join(dir, 'piped.key'), 'utf8'), 'piped pw').asymmetricKeyType, 'ec');
+  const pipedSign = await runCli(['sign-image', image, '--key', join(dir, 'piped.key'), '--rekor-url', stack.url], { input: 'piped pw' });
+  t.is(pipedSign.code, 0, pipedSign.stderr);
   const wrong = await runCli(['verify-image', image, '--key', join(dir, 'other.pub'), '--trusted-root', root]);
   t.is(wrong.code, 1);
   t.regex(wrong.stderr, /the logged key is not the given key/);
