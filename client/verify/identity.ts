@@ -5,20 +5,15 @@
  * the WHOLE value: it is anchored here, since an unanchored one (sigstore-js#1656, sigstore-go#558) lets
  * "alice@example.com" match "alice@example.com.attacker.net".
  */
-import { AsnParser, AsnProp, AsnPropTypes, AsnType, AsnTypeTypes } from '@peculiar/asn1-schema';
-import { SubjectAlternativeName, id_ce_subjectAltName } from '@peculiar/asn1-x509';
+import * as asn1js from 'asn1js';
+import { id_ce_subjectAltName } from '@peculiar/asn1-x509';
 import { VerificationError } from '../../core/errors.ts';
+import { explicit, isContext, oid, parseDer, primitiveContents, sequence, utf8String, type Block } from './der.ts';
 import type { CertificateIdentity, LeafState } from './leaf.ts';
 
 const OID_ISSUER_V1 = '1.3.6.1.4.1.57264.1.1';
 const OID_ISSUER_V2 = '1.3.6.1.4.1.57264.1.8';
 const OID_OTHERNAME_USERNAME = '1.3.6.1.4.1.57264.1.7';
-
-/** A DER UTF8String on its own (the value of extension .1.8 and of the username otherName). */
-@AsnType({ type: AsnTypeTypes.Choice })
-class Utf8Value {
-  @AsnProp({ type: AsnPropTypes.Utf8String }) value = '';
-}
 
 export interface Policy {
   identity?: string;
@@ -60,29 +55,57 @@ export function compilePolicy(policy: Policy): CompiledPolicy {
   return { identity: matcher(policy.identity, policy.identityRegexp, 'identity'), issuer: matcher(policy.issuer, policy.issuerRegexp, 'issuer') };
 }
 
+/** A DER UTF8String on its own (the value of extension .1.8). */
 function utf8(der: Buffer): string {
-  return AsnParser.parse(der, Utf8Value).value;
+  return utf8String(parseDer(der, true), 'UTF8String');
 }
 
+/** GeneralName [1] rfc822Name and [6] uniformResourceIdentifier: IA5String, IMPLICIT. */
+function ia5(name: Block): string {
+  return primitiveContents(name, 'subject alternative name').toString('latin1');
+}
+
+/** GeneralName [0] otherName ::= SEQUENCE { type-id OBJECT IDENTIFIER, value [0] EXPLICIT ANY }, IMPLICIT. */
+function otherName(name: Block): { typeId: string; value: Block } {
+  if (!name.idBlock.isConstructed) throw new Error('otherName: primitive');
+  const [typeId, value, ...extra] = (name as asn1js.Constructed).valueBlock.value as Block[];
+  if (extra.length > 0) throw new Error('otherName: expected 2 fields');
+  return { typeId: oid(typeId, 'otherName type-id'), value: explicit(value, 0, 'otherName value') };
+}
+
+/** SubjectAltName ::= GeneralNames ::= SEQUENCE SIZE (1..MAX) OF GeneralName */
 function san(leaf: LeafState): Pick<CertificateIdentity, 'san' | 'sanType'> {
   const ext = leaf.cert.extensions.get(id_ce_subjectAltName);
   if (!ext) throw new VerificationError('IDENTITY', 'the signing certificate has no subject alternative name');
-  let names: SubjectAlternativeName;
+  let names: Block[];
   try {
-    names = AsnParser.parse(ext.value, SubjectAlternativeName);
+    names = sequence(parseDer(ext.value, true), 'subjectAltName');
+    if (names.some((n) => n.idBlock.tagClass !== 3)) throw new Error('not a GeneralName');
   } catch {
     throw new VerificationError('IDENTITY', 'the subject alternative name extension is malformed');
   }
   // Fulcio certifies exactly one identity; several would leave "which one signed" to interpretation.
   if (names.length !== 1) throw new VerificationError('IDENTITY', `the signing certificate has ${names.length} subject alternative names, expected one`);
   const name = names[0]!;
-  if (name.rfc822Name !== undefined) return { san: name.rfc822Name, sanType: 'email' };
-  if (name.uniformResourceIdentifier !== undefined) return { san: name.uniformResourceIdentifier, sanType: 'uri' };
-  if (name.otherName?.typeId === OID_OTHERNAME_USERNAME) {
+  try {
+    if (isContext(name, 1)) return { san: ia5(name), sanType: 'email' };
+    if (isContext(name, 6)) return { san: ia5(name), sanType: 'uri' };
+  } catch {
+    throw new VerificationError('IDENTITY', 'the subject alternative name extension is malformed');
+  }
+  if (isContext(name, 0)) {
+    let other: { typeId: string; value: Block };
     try {
-      return { san: utf8(Buffer.from(name.otherName.value)), sanType: 'username' };
+      other = otherName(name);
     } catch {
-      throw new VerificationError('IDENTITY', 'the username subject alternative name is malformed');
+      throw new VerificationError('IDENTITY', 'the subject alternative name extension is malformed');
+    }
+    if (other.typeId === OID_OTHERNAME_USERNAME) {
+      try {
+        return { san: utf8String(other.value, 'username'), sanType: 'username' };
+      } catch {
+        throw new VerificationError('IDENTITY', 'the username subject alternative name is malformed');
+      }
     }
   }
   throw new VerificationError('IDENTITY', 'the subject alternative name is not an email, URI or username');

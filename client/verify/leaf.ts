@@ -36,8 +36,9 @@ export function loadLeaf(der: Buffer): LeafState {
   } catch (e) {
     throw new VerificationError('CHAIN', `signing certificate: ${(e as Error).message}`);
   }
-  // Sigstore signatures are ECDSA P-256 over SHA-256; any other key is not something this verifier checks.
-  if (publicKey.asymmetricKeyType !== 'ec' || publicKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+  // Sigstore signatures are ECDSA P-256 over SHA-256; any other key is not something this verifier checks. A key
+  // whose SubjectPublicKeyInfo names P-256 and that OpenSSL accepted is one; asking the KeyObject is the slow way.
+  if (publicKey.asymmetricKeyType !== 'ec' || !(cert.p256 || publicKey.asymmetricKeyDetails?.namedCurve === 'prime256v1')) {
     throw new VerificationError('CHAIN', 'signing certificate: only ECDSA P-256 keys are supported');
   }
   return { cert, publicKey };

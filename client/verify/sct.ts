@@ -1,15 +1,14 @@
 /**
  * Embedded SCTs (RFC 6962 3.2). Each SCT signed the precertificate's TBS, which is the leaf's TBS without the
- * SCT list extension, re-encoded with @peculiar/asn1-x509, together with the SHA-256 of the public key of the
- * issuer that the chain check actually verified (sigstore-rust 53ca181: not a certificate looked up by name).
+ * SCT list extension (see precertificateTbs), together with the SHA-256 of the public key of the issuer that
+ * the chain check actually verified (sigstore-rust 53ca181: not a certificate looked up by name).
  * The CT log is found by log id = SHA-256(SPKI), and the SCT's timestamp must fall in that log key's validFor
  * (sigstore-go#350). SCTs from logs the trusted root does not list are skipped; an SCT from a trusted log that
  * does not verify fails the bundle; at least one distinct trusted log must have vouched (GHSA-9vcr-p3rj-q5q6).
  */
 import { createHash, verify as cryptoVerify } from 'node:crypto';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { Extensions } from '@peculiar/asn1-x509';
-import { RawTbsCertificate } from './certificate-schema.ts';
+import * as asn1js from 'asn1js';
+import { rawDer } from './der.ts';
 import { VerificationError } from '../../core/errors.ts';
 import { ENTRY_TYPE_PRECERT, HASH_SHA256, parseSctList, sctSignedData, SIG_ECDSA, type SignedCertificateTimestamp } from '../../core/sct.ts';
 import { inWindow, type TrustedCaCertificate, type TrustedLog } from '../trusted-root.ts';
@@ -24,12 +23,21 @@ function fail(message: string): never {
   throw new VerificationError('SCT', message);
 }
 
-/** The leaf's TBSCertificate without the SCT list extension, DER: what the CT log signed. */
+/**
+ * The leaf's TBSCertificate without the SCT list extension, DER: what the CT log signed. Every field and every
+ * remaining extension keeps its exact bytes (der.ts rawDer); asn1js encodes only the two new headers, the
+ * extensions SEQUENCE in its [3] and the TBS SEQUENCE, whose lengths changed. (It used to re-encode the whole TBS
+ * through @peculiar/asn1-x509; test/client/precert-tbs.test.ts checks the two agree byte for byte.)
+ */
 export function precertificateTbs(leaf: LeafState): Buffer {
-  const tbs = leaf.cert.asn.tbsCertificate;
-  // A shallow copy: the parsed certificate is cached and shared, so it must not be mutated.
-  const copy = new RawTbsCertificate({ ...tbs, extensions: new Extensions((tbs.extensions ?? []).filter((e) => e.extnID !== SCT_LIST_OID)) });
-  return Buffer.from(AsnConvert.serialize(copy));
+  const extensions = [...leaf.cert.extensions].filter(([oid]) => oid !== SCT_LIST_OID).map(([, ext]) => rawDer(ext.der));
+  const tbs = new asn1js.Sequence({
+    value: [
+      ...leaf.cert.tbsFieldsDer.map(rawDer),
+      new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 3 }, value: [new asn1js.Sequence({ value: extensions })] }),
+    ],
+  });
+  return Buffer.from(tbs.toBER(false));
 }
 
 function embeddedScts(leaf: LeafState): SignedCertificateTimestamp[] {
@@ -51,11 +59,23 @@ function embeddedScts(leaf: LeafState): SignedCertificateTimestamp[] {
   return scts;
 }
 
+/** SHA-256 of each issuing CA's SubjectPublicKeyInfo, computed once per trusted certificate. */
+const issuerKeyHashes = new WeakMap<TrustedCaCertificate, Buffer>();
+
+function issuerKeyHashOf(issuer: TrustedCaCertificate): Buffer {
+  let hash = issuerKeyHashes.get(issuer);
+  if (!hash) {
+    hash = createHash('sha256').update(issuer.cert.spkiDer).digest();
+    issuerKeyHashes.set(issuer, hash);
+  }
+  return hash;
+}
+
 /** Returns the hex ids of the distinct trusted CT logs whose SCT verified. Cached on the leaf per issuer. */
 export function verifyScts(leaf: LeafState, issuer: TrustedCaCertificate, ctlogs: Map<string, TrustedLog>): string[] {
   if (leaf.sct?.issuer === issuer) return leaf.sct.logIds;
   const scts = embeddedScts(leaf);
-  const issuerKeyHash = createHash('sha256').update(issuer.cert.spkiDer).digest();
+  const issuerKeyHash = issuerKeyHashOf(issuer);
   const tbsCertificate = precertificateTbs(leaf);
   const verified = new Set<string>();
   for (const sct of scts) {

@@ -1,21 +1,32 @@
 /**
- * X.509 certificates as the verifier needs them, parsed with @peculiar/asn1-x509 (no hand-written DER).
- * Parsing is the most expensive step of verifying a bundle after the signatures, so a certificate is parsed
- * once and the verifier caches the result by its bytes (see cache.ts).
+ * X.509 certificates as the verifier needs them. Parsing is the most expensive step of verifying a bundle
+ * after the signatures, so a certificate is parsed once, by asn1js (der.ts), into the raw DER of the fields
+ * whose bytes matter (signed TBS, names, key, extensions) and the few values that are read (version, algorithm,
+ * validity); the verifier caches the result by its bytes (see cache.ts). Extension values are read on demand
+ * (x509-extensions.ts). The full @peculiar/asn1-schema model stays available as `asn`, parsed on first use.
  */
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { AsnParser, OctetString } from '@peculiar/asn1-schema';
-import { RawCertificate, rawBytes } from './certificate-schema.ts';
-import {
-  AlgorithmIdentifier, AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsageFlags, SubjectKeyIdentifier,
-  id_ce_authorityKeyIdentifier, id_ce_basicConstraints, id_ce_extKeyUsage, id_ce_keyUsage, id_ce_subjectKeyIdentifier,
-} from '@peculiar/asn1-x509';
+import * as asn1js from 'asn1js';
+import { AsnParser } from '@peculiar/asn1-schema';
+import { RawCertificate } from './certificate-schema.ts';
+import { as, bitStringBytes, derOf, explicit, isContext, octetString, oid, parseDer, sequence, time, type Block } from './der.ts';
+
+export interface CertificateExtension {
+  critical: boolean;
+  /** extnValue's contents. */
+  value: Buffer;
+  /** The whole Extension element, DER (the precertificate TBS is rebuilt from these). */
+  der: Buffer;
+}
 
 export interface ParsedCertificate {
   der: Buffer;
-  asn: RawCertificate;
+  /** The @peculiar/asn1-schema model of the certificate, parsed on first use (the verifier itself does not need it). */
+  readonly asn: RawCertificate;
   /** The exact signed bytes of tbsCertificate. */
   tbsDer: Buffer;
+  /** DER of every tbsCertificate field before the extensions, in order (version .. subjectUniqueID). */
+  tbsFieldsDer: Buffer[];
   /** node:crypto digest for the signature algorithm (null for Ed25519). */
   signatureHash: string | null;
   signature: Buffer;
@@ -25,11 +36,13 @@ export interface ParsedCertificate {
   notBefore: number;
   notAfter: number;
   spkiDer: Buffer;
-  /** Extensions by OID; a certificate with the same extension twice is refused (RFC 5280 4.2). */
-  extensions: Map<string, { critical: boolean; value: Buffer }>;
+  /** True when the SubjectPublicKeyInfo is exactly an id-ecPublicKey on the named curve P-256. */
+  p256: boolean;
+  /** Extensions by OID, in certificate order; a certificate with the same extension twice is refused (RFC 5280 4.2). */
+  extensions: Map<string, CertificateExtension>;
 }
 
-/** Signature algorithm OID -> node:crypto digest name. Parameters must be absent (ECDSA, Ed25519) or NULL (RSA). */
+/** Signature algorithm OID -> node:crypto digest name. */
 const SIGNATURE_ALGORITHMS: Record<string, string | null> = {
   '1.2.840.10045.4.3.2': 'sha256',
   '1.2.840.10045.4.3.3': 'sha384',
@@ -39,46 +52,98 @@ const SIGNATURE_ALGORITHMS: Record<string, string | null> = {
   '1.2.840.113549.1.1.13': 'sha512',
   '1.3.101.112': null,
 };
+const EC_PUBLIC_KEY = '1.2.840.10045.2.1';
+const P256 = '1.2.840.10045.3.1.7';
 
-/** Parses a DER certificate; throws Error naming what is wrong. */
-export function parseCertificate(der: Buffer): ParsedCertificate {
-  let asn: RawCertificate;
-  let algorithm: string;
-  try {
-    // Bounded so a hostile certificate cannot make the parser walk a huge tree.
-    asn = AsnParser.parse(der, RawCertificate, { berOptions: { maxDepth: 32, maxNodes: 4000 } });
-    algorithm = AsnParser.parse(rawBytes(asn.signatureAlgorithm), AlgorithmIdentifier).algorithm;
-  } catch (e) {
-    throw new Error(`not a DER X.509 certificate (${(e as Error).message})`);
+/** Extension ::= SEQUENCE { extnID OBJECT IDENTIFIER, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING } */
+function readExtensions(block: Block): Map<string, CertificateExtension> {
+  const extensions = new Map<string, CertificateExtension>();
+  for (const ext of sequence(explicit(block, 3, 'extensions'), 'extensions')) {
+    const [id, ...rest] = sequence(ext, 'extension');
+    const extnId = oid(id, 'extension id');
+    const critical = rest.length === 2 ? as(rest[0], asn1js.Boolean, `extension ${extnId} critical`).valueBlock.value : false;
+    if (rest.length !== 1 && rest.length !== 2) throw new Error(`extension ${extnId}: wrong number of fields`);
+    const value = octetString(rest[rest.length - 1], `extension ${extnId} value`);
+    if (extensions.has(extnId)) throw new Error(`extension ${extnId} appears twice`);
+    extensions.set(extnId, { critical, value, der: derOf(ext) });
   }
-  const tbs = asn.tbsCertificate;
-  if (tbs.version !== 2) throw new Error('not an X.509 v3 certificate');
-  if (!(algorithm in SIGNATURE_ALGORITHMS)) throw new Error(`unsupported signature algorithm ${algorithm}`);
-  if (!rawBytes(asn.signatureAlgorithm).equals(rawBytes(tbs.signature))) throw new Error('signatureAlgorithm differs from tbsCertificate.signature');
-  const extensions = new Map<string, { critical: boolean; value: Buffer }>();
-  for (const ext of tbs.extensions ?? []) {
-    if (extensions.has(ext.extnID)) throw new Error(`extension ${ext.extnID} appears twice`);
-    extensions.set(ext.extnID, { critical: ext.critical, value: Buffer.from(ext.extnValue.buffer) });
-  }
-  const notBefore = tbs.validity.notBefore.getTime().getTime();
-  const notAfter = tbs.validity.notAfter.getTime().getTime();
-  if (!Number.isFinite(notBefore) || !Number.isFinite(notAfter) || notAfter < notBefore) throw new Error('invalid validity period');
+  return extensions;
+}
+
+/** SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier, subjectPublicKey BIT STRING }: names P-256? */
+function isP256(spki: Block): boolean {
+  const [algorithm, key, ...extra] = sequence(spki, 'subjectPublicKeyInfo');
+  bitStringBytes(key, 'subjectPublicKey');
+  if (extra.length > 0) throw new Error('subjectPublicKeyInfo: expected 2 fields');
+  const [algOid, curve, ...more] = sequence(algorithm, 'subjectPublicKeyInfo.algorithm');
+  return oid(algOid, 'subjectPublicKeyInfo.algorithm') === EC_PUBLIC_KEY && more.length === 0 && curve instanceof asn1js.ObjectIdentifier && curve.getValue() === P256;
+}
+
+/** The certificate's structure (RFC 5280 4.1), as far as asn1js's tree shows it; semantics are checked by the caller. */
+function parse(input: Buffer) {
+  const root = parseDer(input);
+  const [tbs, algorithm, signature, ...extra] = sequence(root, 'certificate');
+  if (signature === undefined || extra.length > 0) throw new Error('certificate: expected 3 fields');
+  const fields = sequence(tbs, 'tbsCertificate');
+  let i = 0;
+  const version = isContext(fields[0], 0) ? as(explicit(fields[i++], 0, 'version'), asn1js.Integer, 'version').valueBlock.valueDec : 0;
+  const [serial, innerAlgorithm, issuer, validity, subject, spki] = fields.slice(i, i + 6);
+  i += 6;
+  as(serial, asn1js.Integer, 'serialNumber');
+  sequence(innerAlgorithm, 'signature');
+  sequence(issuer, 'issuer');
+  sequence(subject, 'subject');
+  const [notBefore, notAfter, ...more] = sequence(validity, 'validity');
+  if (more.length > 0) throw new Error('validity: expected 2 fields');
+  for (const tag of [1, 2]) if (isContext(fields[i], tag) && !fields[i]!.idBlock.isConstructed) i++; // issuer/subjectUniqueID
+  const tbsFieldsDer = fields.slice(0, i).map(derOf);
+  const extensions = i < fields.length ? readExtensions(fields[i++]!) : new Map<string, CertificateExtension>();
+  if (i !== fields.length) throw new Error('tbsCertificate: unexpected field');
+  const algorithmId = sequence(algorithm, 'signatureAlgorithm');
+  if (algorithmId.length < 1 || algorithmId.length > 2) throw new Error('signatureAlgorithm: expected 1 or 2 fields');
   return {
-    der,
-    asn,
-    tbsDer: Buffer.from(asn.tbsCertificateRaw!),
-    signatureHash: SIGNATURE_ALGORITHMS[algorithm]!,
-    signature: Buffer.from(asn.signatureValue),
-    issuerDer: rawBytes(tbs.issuer),
-    subjectDer: rawBytes(tbs.subject),
-    notBefore,
-    notAfter,
-    spkiDer: rawBytes(tbs.subjectPublicKeyInfo),
+    der: derOf(root),
+    tbsDer: derOf(tbs),
+    tbsFieldsDer,
+    version,
+    algorithm: oid(algorithmId[0], 'signatureAlgorithm'),
+    sameAlgorithm: derOf(algorithm).equals(derOf(innerAlgorithm!)),
+    signature: bitStringBytes(signature, 'signatureValue'),
+    issuerDer: derOf(issuer!),
+    subjectDer: derOf(subject!),
+    notBefore: time(notBefore, 'notBefore'),
+    notAfter: time(notAfter, 'notAfter'),
+    spkiDer: derOf(spki!),
+    p256: isP256(spki!),
     extensions,
   };
 }
 
-export function publicKeyOf(cert: ParsedCertificate): KeyObject {
+/** Parses a DER certificate; throws Error naming what is wrong. */
+export function parseCertificate(input: Buffer): ParsedCertificate {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(input);
+  } catch (e) {
+    throw new Error(`not a DER X.509 certificate (${(e as Error).message})`);
+  }
+  const { version, algorithm, sameAlgorithm, ...cert } = parsed;
+  if (version !== 2) throw new Error('not an X.509 v3 certificate');
+  if (!(algorithm in SIGNATURE_ALGORITHMS)) throw new Error(`unsupported signature algorithm ${algorithm}`);
+  if (!sameAlgorithm) throw new Error('signatureAlgorithm differs from tbsCertificate.signature');
+  if (cert.notAfter < cert.notBefore) throw new Error('invalid validity period');
+  let asn: RawCertificate | undefined;
+  return {
+    ...cert,
+    signatureHash: SIGNATURE_ALGORITHMS[algorithm]!,
+    get asn() {
+      asn ??= AsnParser.parse(cert.der, RawCertificate);
+      return asn;
+    },
+  };
+}
+
+export function publicKeyOf(cert: Pick<ParsedCertificate, 'spkiDer'>): KeyObject {
   return createPublicKey({ key: cert.spkiDer, format: 'der', type: 'spki' });
 }
 
@@ -96,45 +161,6 @@ export function validAt(cert: Pick<ParsedCertificate, 'notBefore' | 'notAfter'>,
   return cert.notBefore <= timeMs && timeMs <= cert.notAfter;
 }
 
-function extensionAs<T>(cert: ParsedCertificate, oid: string, type: new () => T): T | undefined {
-  const ext = cert.extensions.get(oid);
-  if (!ext) return undefined;
-  try {
-    return AsnParser.parse(ext.value, type);
-  } catch {
-    throw new Error(`extension ${oid} is malformed`);
-  }
-}
-
-export function basicConstraints(cert: ParsedCertificate): { ca: boolean; pathLen?: number } {
-  const bc = extensionAs(cert, id_ce_basicConstraints, BasicConstraints);
-  return { ca: bc?.cA ?? false, pathLen: bc?.pathLenConstraint };
-}
-
-/** KeyUsage flags, or undefined when the extension is absent. */
-export function keyUsage(cert: ParsedCertificate): number | undefined {
-  const ku = extensionAs(cert, id_ce_keyUsage, KeyUsage);
-  return ku === undefined ? undefined : ku.toNumber();
-}
-
-export function extendedKeyUsage(cert: ParsedCertificate): string[] {
-  return [...(extensionAs(cert, id_ce_extKeyUsage, ExtendedKeyUsage) ?? [])];
-}
-
-export function subjectKeyId(cert: ParsedCertificate): Buffer | undefined {
-  const skid = extensionAs(cert, id_ce_subjectKeyIdentifier, SubjectKeyIdentifier);
-  return skid ? Buffer.from(skid.buffer) : undefined;
-}
-
-export function authorityKeyId(cert: ParsedCertificate): Buffer | undefined {
-  const akid = extensionAs(cert, id_ce_authorityKeyIdentifier, AuthorityKeyIdentifier);
-  return akid?.keyIdentifier ? Buffer.from(akid.keyIdentifier.buffer) : undefined;
-}
-
-/** The contents of an extension whose value is itself an OCTET STRING (the CT SCT list). */
-export function octetStringExtension(cert: ParsedCertificate, oid: string): Buffer | undefined {
-  const v = extensionAs(cert, oid, OctetString);
-  return v ? Buffer.from(v.buffer) : undefined;
-}
-
-export { KeyUsageFlags };
+export {
+  authorityKeyId, basicConstraints, extendedKeyUsage, keyUsage, KeyUsageFlags, octetStringExtension, subjectKeyId,
+} from './x509-extensions.ts';
