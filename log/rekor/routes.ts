@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
 import '../../core/koa-augment.ts';
-import { BadRequestError, ConflictError, NotFoundError } from '../../core/errors.ts';
+import { BadRequestError, ConflictError, NotFoundError, PayloadTooLargeError } from '../../core/errors.ts';
 import { canonicalizeProposedEntry } from '../kinds/index.ts';
 import type { Canonicalize } from '../kinds/canonicalize-pool.ts';
 import { leafHash } from '../merkle/hash.ts';
@@ -36,6 +36,8 @@ export interface RekorRouterOptions extends RekorLogOptions {
   inactiveShards?: FrozenShardOptions[];
 }
 
+const MAX_TILE_ENTRY = 0xffff;
+
 type SearchIndex = Pick<IndexedMerkleLog, 'searchIndex'>;
 const hasSearchIndex = (l: unknown): l is SearchIndex => typeof (l as SearchIndex | undefined)?.searchIndex === 'function';
 
@@ -49,6 +51,11 @@ export function rekorRouter(opts: RekorRouterOptions): Router {
   router.post('/api/v1/log/entries', async (ctx) => {
     if (ctx.request.body === undefined) throw new BadRequestError('request body must be a JSON proposed entry');
     const leaf = await canonicalize(ctx.request.body);
+    // A C2SP tlog-tiles entry bundle prefixes each entry with a uint16 length: a longer entry could never be
+    // mirrored through the tiles, so it is refused here rather than made unreadable there.
+    if (leaf.length > MAX_TILE_ENTRY) {
+      throw new PayloadTooLargeError(`the canonical entry is ${leaf.length} bytes; entries are at most ${MAX_TILE_ENTRY} bytes so that every entry fits a tlog-tiles entry bundle`);
+    }
     // Rekor checks only the active tree; a body already in a frozen tree is that entry, not a second one.
     const frozen = shards.inactive.length > 0 ? shards.frozenDuplicate(leafHash(leaf)) : undefined;
     const { entry, duplicate } = frozen ? { entry: frozen.entry, duplicate: true } : await log.append(leaf);
@@ -107,8 +114,12 @@ export function rekorRouter(opts: RekorRouterOptions): Router {
   else if (tiled(log)) addTileRoutes(router, rekor, log);
   for (const shard of shards.inactive) if (tiled(shard.log)) addTileRoutes(router, shard, shard.log, shardTilesPrefix(shard.treeId));
 
+  const history = 'publishCheckpoint' in log ? (log as IndexedMerkleLog) : undefined;
   router.get('/api/v1/log', (ctx) => {
     const size = log.size();
+    const signedTreeHead = rekor.checkpoints.get(size);
+    // every signed tree head a client is shown goes into the history, as the tiles checkpoint does
+    history?.publishCheckpoint(size, signedTreeHead);
     ctx.body = {
       inactiveShards: shards.inactive.map((s) => ({
         rootHash: s.log.rootHash(s.size()).toString('hex'),
@@ -117,7 +128,7 @@ export function rekorRouter(opts: RekorRouterOptions): Router {
         treeSize: s.size(),
       })),
       rootHash: log.rootHash(size).toString('hex'),
-      signedTreeHead: rekor.checkpoints.get(size),
+      signedTreeHead,
       treeID: rekor.treeId,
       treeSize: size,
     };

@@ -1,5 +1,5 @@
 import type Router from '@koa/router';
-import { NotFoundError, SigstackError } from '../../core/errors.ts';
+import { BadRequestError, NotFoundError, SigstackError } from '../../core/errors.ts';
 import type { IndexedMerkleLog } from '../merkle-log.ts';
 import type { RekorLog } from './entries.ts';
 import { parseTilePath, TILE_HEIGHT, TILE_WIDTH } from './tile-path.ts';
@@ -39,7 +39,7 @@ export function addTileRoutes(router: Router, rekor: RekorLog, log: IndexedMerkl
     const from = Number(ctx.query.from ?? 0);
     const limit = Math.min(MAX_HISTORY, Number(ctx.query.limit ?? MAX_HISTORY));
     if (!Number.isSafeInteger(from) || from < 0 || !Number.isSafeInteger(limit) || limit < 1) {
-      throw new NotFoundError('from and limit must be non-negative integers');
+      throw new BadRequestError('from and limit must be non-negative integers');
     }
     ctx.body = log.publishedCheckpoints(from, limit).map((c) => ({ size: c.size, checkpoint: c.note, publishedAt: new Date(c.publishedMs).toISOString() }));
   });

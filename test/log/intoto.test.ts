@@ -1,7 +1,7 @@
 import test from 'ava';
 import { createHash } from 'node:crypto';
 import { generateSigner, type Signer } from '../../core/signer.ts';
-import { TestPki } from '../client/pki-fixture.ts';
+import { ext, TestPki } from '../client/pki-fixture.ts';
 import { derToPem } from '../../core/pem.ts';
 import { tempDbPath } from '../log-engine/temp-dir.ts';
 import { post, startIndexedRekor } from './rekor-server.ts';
@@ -45,4 +45,22 @@ test('intoto v0.0.2: every signature verified; the body keeps the envelope witho
   const empty = { kind: 'intoto', apiVersion: '0.0.2', spec: { content: null } };
   for (const bad of [forged, lies, nulls, empty]) t.is((await post(rekor.url, '/api/v1/log/entries', bad)).status, 400);
   t.is(rekor.log.size(), 1);
+});
+
+test('an entry whose canonical body would not fit a tlog-tiles entry bundle (over 65,535 bytes) is a 413, nothing appended', async (t) => {
+  const rekor = await startIndexedRekor(tempDbPath(t));
+  t.teardown(rekor.close);
+  // 12 signers (the kind allows 16) whose certificates carry a 3.5 KB extension: a ~90 KB request, under the
+  // 128 KiB body limit, whose canonical body keeps every certificate
+  const pki = new TestPki();
+  const signers = Array.from({ length: 12 }, () => {
+    const signer = generateSigner();
+    return { signer, pem: derToPem(pki.leaf(signer, { extraExtensions: [ext('1.3.6.1.4.1.99999.1', false, Buffer.alloc(3500, 7))] })) };
+  });
+  const res = await post(rekor.url, '/api/v1/log/entries', entry(signers));
+  const body = await res.json() as { message: string };
+  t.is(res.status, 413, body.message);
+  t.regex(body.message, /at most 65535 bytes/);
+  t.is(rekor.log.size(), 0);
+  t.is((await post(rekor.url, '/api/v1/log/entries', entry(signers.slice(0, 2)))).status, 201);
 });

@@ -73,4 +73,12 @@ test('tlog-tiles: tiles and entry bundles rebuild the root the checkpoint signs;
   t.deepEqual(history.map((h) => [h.size, h.checkpoint]), [[600, checkpoint], [601, later]]);
   const proof = await (await fetch(`${rekor.url}/api/v1/log/proof?firstSize=600&lastSize=601`)).json() as { hashes: string[] };
   t.true(proof.hashes.length > 0, 'a consistency proof between the two published sizes');
+
+  // the Rekor API's signed tree head is a published checkpoint too
+  await rekor.log.append(Buffer.from('and another'));
+  const info = await (await fetch(`${rekor.url}/api/v1/log`)).json() as { treeSize: number; signedTreeHead: string };
+  t.is(info.treeSize, 602);
+  const after = await (await get('checkpoints?from=602')).json() as { size: number; checkpoint: string }[];
+  t.deepEqual(after.map((h) => [h.size, h.checkpoint]), [[602, info.signedTreeHead]]);
+  t.is((await get('checkpoints?from=-1')).status, 400);
 });
