@@ -8,8 +8,7 @@
 import { createHash, createPublicKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import type { SerializedBundle } from '@sigstore/bundle';
 import { derToPem } from '../core/pem.ts';
-import { buildBundle } from './bundle.ts';
-import { checkLogResponse, postJson, type LoggedEntry } from './sign.ts';
+import { bundleOfLoggedEntry, checkLogResponse, postJson, type LoggedEntry } from './sign.ts';
 
 /** sigstore-go's key hint: base64(SHA-256(DER SubjectPublicKeyInfo)). */
 export function publicKeyHint(key: KeyObject): string {
@@ -62,15 +61,5 @@ export async function signArtifactWithKey(opts: SignWithKeyOptions): Promise<Ser
   const rekorUrl = opts.rekorUrl.replace(/\/+$/, '');
   const { signature, digest, entry } = await signAndLogWithKey(opts.artifact, opts.key, rekorUrl, opts.fetch);
   opts.onProgress?.(`Logged as entry ${entry.logIndex} in ${rekorUrl}`);
-  return buildBundle({
-    publicKeyHint: publicKeyHint(opts.key),
-    digest,
-    signature,
-    logIndex: entry.logIndex,
-    logId: entry.logId,
-    integratedTime: entry.integratedTime,
-    signedEntryTimestamp: entry.set,
-    inclusionProof: entry.proof,
-    canonicalizedBody: entry.body,
-  });
+  return bundleOfLoggedEntry({ publicKeyHint: publicKeyHint(opts.key) }, digest, signature, entry);
 }

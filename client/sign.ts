@@ -191,8 +191,13 @@ export async function signArtifact(opts: SignArtifactOptions): Promise<Serialize
   const entry = checkLogResponse(await postJson(fetchImpl, 'log', `${rekorUrl}/api/v1/log/entries`, proposed), proposed);
   progress(`Logged as entry ${entry.logIndex} in ${rekorUrl}`);
 
+  return bundleOfLoggedEntry({ leafDer }, digest, signature, entry);
+}
+
+/** The v0.3 bundle of a signature the log accepted (checkLogResponse), keyless or with a managed key. */
+export function bundleOfLoggedEntry(material: { leafDer: Buffer } | { publicKeyHint: string }, digest: Buffer, signature: Buffer, entry: LoggedEntry): SerializedBundle {
   return buildBundle({
-    leafDer,
+    ...material,
     digest,
     signature,
     logIndex: entry.logIndex,

@@ -9,12 +9,10 @@ import { createHash, verify as cryptoVerify, type KeyObject } from 'node:crypto'
 import { VerificationError } from '../../core/errors.ts';
 import { pemToDerList } from '../../core/pem.ts';
 import type { TrustMaterial } from '../trusted-root.ts';
-import { parseSetBundle } from './cosign.ts';
-import { checkStatement, parseDsseBody, parseEnvelope, preAuthEncoding, type AttestationExpectation, type VerifiedAttestation } from './dsse.ts';
+import { checkStatement, parseDsseBody, preAuthEncoding, readSignedEnvelope, type AttestationExpectation, type VerifiedAttestation } from './dsse.ts';
 import { checkIntegratedTime, findLog, verifySet } from './tlog.ts';
 import { failClosed } from './fail-closed.ts';
 
-const MAX_ENVELOPE = 8 * 1024 * 1024;
 const PUBLIC_KEY_PEM = /^-----BEGIN PUBLIC KEY-----\n(?:[A-Za-z0-9+/=]{1,64}\n)+-----END PUBLIC KEY-----\n?$/;
 
 export function verifyDsseKeyAttestation(trust: TrustMaterial, att: { envelope: Buffer; bundle?: string }, expect: AttestationExpectation, publicKey: KeyObject, nowMs = Date.now()): VerifiedAttestation {
@@ -22,16 +20,7 @@ export function verifyDsseKeyAttestation(trust: TrustMaterial, att: { envelope: 
     if (publicKey?.type !== 'public' || publicKey.asymmetricKeyType !== 'ec' || publicKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
       throw new VerificationError('POLICY', 'the verification key must be an ECDSA P-256 public key');
     }
-    if (att.envelope.length > MAX_ENVELOPE) throw new VerificationError('BUNDLE', 'DSSE envelope: larger than 8 MiB');
-    if (att.bundle === undefined) throw new VerificationError('BUNDLE', 'the attestation carries no transparency log bundle: it cannot be verified offline');
-    const entry = parseSetBundle(att.bundle);
-    let json: unknown;
-    try {
-      json = JSON.parse(att.envelope.toString('utf8'));
-    } catch {
-      throw new VerificationError('BUNDLE', 'DSSE envelope: not JSON');
-    }
-    const env = parseEnvelope(json);
+    const { entry, env } = readSignedEnvelope(att);
     const logged = parseDsseBody(entry.canonicalizedBody);
     const fail = (m: string): never => {
       throw new VerificationError('TLOG_BODY', `tlog entry body: ${m}`);

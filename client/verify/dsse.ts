@@ -171,20 +171,25 @@ export function checkStatement(payload: Buffer, expect: AttestationExpectation):
   return statement;
 }
 
+/** The envelope of an `.att` layer and its SET bundle annotation, each size-capped and strictly parsed. */
+export function readSignedEnvelope(att: { envelope: Buffer; bundle?: string }): { entry: ReturnType<typeof parseSetBundle>; env: ParsedEnvelope } {
+  if (att.envelope.length > MAX_ENVELOPE) throw new VerificationError('BUNDLE', 'DSSE envelope: larger than 8 MiB');
+  if (att.bundle === undefined) throw new VerificationError('BUNDLE', 'the attestation carries no transparency log bundle: it cannot be verified offline');
+  const entry = parseSetBundle(att.bundle);
+  let json: unknown;
+  try {
+    json = JSON.parse(att.envelope.toString('utf8'));
+  } catch {
+    throw new VerificationError('BUNDLE', 'DSSE envelope: not JSON');
+  }
+  return { entry, env: parseEnvelope(json) };
+}
+
 /** Verifies one DSSE attestation offline; throws VerificationError naming the failed check. */
 export function verifyDsseAttestation(trust: TrustMaterial, att: DsseAttestation, expect: AttestationExpectation, policy: Policy, nowMs = Date.now()): VerifiedAttestation {
   return failClosed(() => {
     compilePolicy(policy);
-    if (att.envelope.length > MAX_ENVELOPE) throw new VerificationError('BUNDLE', 'DSSE envelope: larger than 8 MiB');
-    if (att.bundle === undefined) throw new VerificationError('BUNDLE', 'the attestation carries no transparency log bundle: it cannot be verified offline');
-    const entry = parseSetBundle(att.bundle);
-    let json: unknown;
-    try {
-      json = JSON.parse(att.envelope.toString('utf8'));
-    } catch {
-      throw new VerificationError('BUNDLE', 'DSSE envelope: not JSON');
-    }
-    const env = parseEnvelope(json);
+    const { entry, env } = readSignedEnvelope(att);
     const leafDer = singleCertificate(att.certificate, 'certificate annotation');
     const chainDer = att.chain === undefined || att.chain === '' ? [] : pemToDerList(att.chain);
     if (chainDer.length > 10) throw new VerificationError('CHAIN', 'chain annotation: more than 10 certificates');
