@@ -10,8 +10,8 @@ import type { AppendResult, MerkleLog, StoredEntry } from './types.ts';
 
 /**
  * The Merkle log engine: SQLite store + in-memory right frontier + group-commit sequencer.
- * Memory is flat in the log size (the frontier holds <= 64 hashes); roots and proofs of
- * past sizes read O(log n) stored subtree hashes.
+ * Memory is flat in the log size (the frontier holds <= 64 hashes, the caches are bounded); roots and
+ * proofs of past sizes read the upper levels from memory and the eight lowest from one or two tile rows.
  */
 export interface MerkleLogOptions {
   /** SQLite file, or ':memory:' for tests. */
@@ -26,6 +26,8 @@ export interface MerkleLogOptions {
   indexKeys?: (leaf: Buffer) => string[];
   /** SQLite page size for a NEW file (default SQLite's 4096); see docs/bench.md for what it changes. */
   pageSize?: number;
+  /** Progress of converting an older (schema 1) database on open: 256-leaf groups done, groups in all. */
+  migrationProgress?: (done: number, total: number) => void;
 }
 
 /**
@@ -71,7 +73,7 @@ class SqliteMerkleLog implements IndexedMerkleLog {
   #closed = false;
 
   constructor(options: MerkleLogOptions) {
-    this.#store = new SqliteStore(options.path, options.pageSize);
+    this.#store = new SqliteStore(options.path, { pageSize: options.pageSize, migrationProgress: options.migrationProgress });
     this.#clock = options.clock ?? Date.now;
     this.#indexKeys = options.indexKeys ?? (() => []);
     try {

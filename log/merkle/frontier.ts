@@ -76,6 +76,10 @@ export class Frontier {
    * Proofs against the current size need exactly these on the right edge: served without a read.
    */
   hashAt(level: number, index: number): Buffer | undefined {
+    // O(1) rejection of the common case (a node inside the tree): a frontier node of height `level` exists
+    // only if that bit of the size is set, and it starts where the larger frontier subtrees end.
+    const width = 2 ** level;
+    if (Math.floor(this.#size / width) % 2 !== 1 || index !== 2 * Math.floor(this.#size / (2 * width))) return undefined;
     const p = this.#positions;
     for (let i = p.length - 1; i >= 0; i--) if (p[i].level === level && p[i].index === index) return this.#hashes[i];
     return undefined;

@@ -20,6 +20,8 @@ export interface NodeSource {
  * subtrees, largest first (one per set bit of `size`), folded right to left.
  */
 export function subtreeHash(src: NodeSource, start: number, size: number): Buffer {
+  const level = Math.log2(size);
+  if (Number.isInteger(level) && 2 ** level === size) return src.node(level, start / size); // one complete subtree: most calls
   const parts: Buffer[] = [];
   let offset = start;
   let remaining = size;
@@ -49,24 +51,32 @@ export function rootHash(src: NodeSource, size: number): Buffer {
 export function inclusionProof(src: NodeSource, index: number, size: number): Buffer[] {
   if (!isTreeIndex(index) || !isTreeIndex(size)) throw new RangeError('invalid inclusion proof arguments');
   if (index >= size) throw new RangeError(`leaf index ${index} is not below tree size ${size}`);
-  // Walk down from the root, collecting the sibling at each split, then reverse (proof is leaf-first).
-  const path: Buffer[] = [];
+  // Walk down from the root, noting the sibling range at each split; hash them leaf-first (the proof's order),
+  // so a store reads the leaf's neighbourhood before the wider siblings it may already hold with it.
+  const ranges: number[] = [];
   let start = 0;
   let n = size;
   let m = index;
   while (n > 1) {
     const k = splitPoint(n);
     if (m < k) {
-      path.push(subtreeHash(src, start + k, n - k));
+      ranges.push(start + k, n - k);
       n = k;
     } else {
-      path.push(subtreeHash(src, start, k));
+      ranges.push(start, k);
       start += k;
       m -= k;
       n -= k;
     }
   }
-  return path.reverse();
+  return hashRangesReversed(src, ranges);
+}
+
+/** subtreeHash of each (start, size) pair in `ranges`, last pair first. */
+function hashRangesReversed(src: NodeSource, ranges: readonly number[]): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = ranges.length - 2; i >= 0; i -= 2) out.push(subtreeHash(src, ranges[i]!, ranges[i + 1]!));
+  return out;
 }
 
 /**
@@ -79,8 +89,8 @@ export function consistencyProof(src: NodeSource, first: number, second: number)
   if (first === 0) throw new RangeError('consistency proof from an empty tree is not allowed');
   if (first > second) throw new RangeError(`first size ${first} exceeds second size ${second}`);
   if (first === second) return [];
-  // SUBPROOF(m, D[start:start+n], b) unrolled: siblings are collected top-down, emitted bottom-up.
-  const siblings: Buffer[] = [];
+  // SUBPROOF(m, D[start:start+n], b) unrolled: sibling ranges are noted top-down, hashed and emitted bottom-up.
+  const ranges: number[] = [];
   let start = 0;
   let n = second;
   let m = first;
@@ -88,10 +98,10 @@ export function consistencyProof(src: NodeSource, first: number, second: number)
   while (m !== n) {
     const k = splitPoint(n);
     if (m <= k) {
-      siblings.push(subtreeHash(src, start + k, n - k));
+      ranges.push(start + k, n - k);
       n = k;
     } else {
-      siblings.push(subtreeHash(src, start, k));
+      ranges.push(start, k);
       start += k;
       m -= k;
       n -= k;
@@ -99,7 +109,6 @@ export function consistencyProof(src: NodeSource, first: number, second: number)
     }
   }
   // m == n: SUBPROOF(m, D[m], true) = {} and SUBPROOF(m, D[m], false) = {MTH(D[m])}.
-  if (!complete) siblings.push(subtreeHash(src, start, m));
-  return siblings.reverse();
+  if (!complete) ranges.push(start, m);
+  return hashRangesReversed(src, ranges);
 }
-
