@@ -14,6 +14,10 @@ import { formatTable, type Row } from './table.ts';
 import { verifyRows } from './verify.ts';
 
 const quick = process.argv.includes('--quick');
+/** `--only ca` runs the CA rows alone (the other parts take most of the run and have nothing to do with it). */
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
+if (only !== undefined && only !== 'ca') throw new Error(`--only takes "ca", not ${JSON.stringify(only)}`);
 const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'sigstack-bench-'));
 const began = performance.now();
 const say = (msg: string) => process.stderr.write(`${msg}\n`);
@@ -31,14 +35,18 @@ async function caRows(): Promise<Row[]> {
 
 const rows: Row[] = [];
 try {
-  const appends = await step('durable appends through the engine vs raw SQLite', () => appendRows(dir, quick));
-  rows.push(...appends);
-  const engineByClients = new Map(appends.map((r) => [Number(/(\d+) client/.exec(r.name)![1]), r.value]));
-  rows.push(...await step('durable appends through Rekor HTTP POSTs', () => httpAppendRows(dir, quick, engineByClients)));
-  rows.push(...await step('hashedrekord signature check cost', () => signatureCheckRows(quick)));
-  rows.push(...await step('proof latency at 1,000 and at the largest size', () => proofRows(dir, quick, say)));
-  rows.push(...await step('offline bundle verification', () => verifyRows(quick)));
-  rows.push(...await step('CA certificates/s', caRows));
+  if (only === 'ca') {
+    rows.push(...await step('CA certificates/s', caRows));
+  } else {
+    const appends = await step('durable appends through the engine vs raw SQLite', () => appendRows(dir, quick));
+    rows.push(...appends);
+    const engineByClients = new Map(appends.map((r) => [Number(/(\d+) client/.exec(r.name)![1]), r.value]));
+    rows.push(...await step('durable appends through Rekor HTTP POSTs', () => httpAppendRows(dir, quick, engineByClients)));
+    rows.push(...await step('hashedrekord signature check cost', () => signatureCheckRows(quick)));
+    rows.push(...await step('proof latency at 1,000 and at the largest size', () => proofRows(dir, quick, say)));
+    rows.push(...await step('offline bundle verification', () => verifyRows(quick)));
+    rows.push(...await step('CA certificates/s', caRows));
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

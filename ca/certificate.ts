@@ -1,55 +1,53 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { AsnConvert, AsnProp, AsnPropTypes } from '@peculiar/asn1-schema';
+import * as asn1js from 'asn1js';
+import { AsnConvert } from '@peculiar/asn1-schema';
 import {
-  AlgorithmIdentifier, Certificate, Extensions, KeyUsageFlags, Name, SubjectKeyIdentifier, SubjectPublicKeyInfo, TBSCertificate, Validity,
-  Version,
+  AlgorithmIdentifier, Certificate, KeyUsageFlags, Name, SubjectKeyIdentifier, SubjectPublicKeyInfo, TBSCertificate, Validity, Version,
 } from '@peculiar/asn1-x509';
+import { encode, rawDer } from '../core/raw-der.ts';
 import type { Signer } from '../core/signer.ts';
 import {
-  authorityKeyIdExtension, codeSigningEkuExtension, ctPoisonExtension, keyIdentifier, keyUsageExtension, OID, sctListExtension,
-  subjectAltNameExtension, subjectKeyIdExtension, toArrayBuffer, toX509Extension, type CertExtension, type SubjectAltName,
+  authorityKeyIdExtension, codeSigningEkuExtension, ctPoisonExtension, extensionDer, keyIdentifier, keyUsageExtension, OID,
+  sctListExtension, subjectAltNameExtension, subjectKeyIdExtension, toArrayBuffer, toX509Extension, type CertExtension, type SubjectAltName,
 } from './extensions.ts';
 
 /**
- * The Fulcio leaf profile, built with asn1-x509 and signed with node:crypto (ECDSA P-256 / SHA-256):
- * v3, random positive 20-byte serial, issuer = the intermediate's subject, ten minutes of validity, empty
- * subject, then KeyUsage, EKU, SKI, AKI, SAN, Fulcio's extensions and, last, the CT poison (precertificate) or
- * the SCT list (final certificate). Both share everything else, so the final TBS without its SCT list is
- * byte-identical to the precertificate TBS without its poison: what CT verifiers rebuild and check.
+ * The Fulcio leaf profile, signed with node:crypto (ECDSA P-256 / SHA-256): v3, random positive 20-byte serial,
+ * issuer = the intermediate's subject, ten minutes of validity, empty subject, then KeyUsage, EKU, SKI, AKI,
+ * SAN, Fulcio's extensions and, last, the CT poison (precertificate) or the SCT list (final certificate). Both
+ * share everything else, so the final TBS without its SCT list is byte-identical to the precertificate TBS
+ * without its poison: what CT verifiers rebuild and check.
+ *
+ * Speed: every part that is the same in every leaf (version, algorithm, issuer, empty subject, KeyUsage, EKU,
+ * AKI, poison) is encoded once, with asn1-x509, when the issuing authority is loaded. A leaf encodes only its
+ * own parts (serial, validity, SKI, SAN, Fulcio's extensions) with asn1js, and asn1js assembles the SEQUENCEs
+ * around the cached DER (core/raw-der.ts). The precertificate and the final certificate share all of it.
+ * test/ca/leaf-encoding.test.ts checks the result against the plain asn1-x509 encoding, byte for byte.
  */
 
 export const LEAF_VALIDITY_MS = 10 * 60 * 1000;
-
-/**
- * Certificate with the TBS carried as already-encoded bytes: the signature covers exactly the bytes we
- * signed, and the TBS is not encoded a second time.
- */
-class SignedStructure {
-  @AsnProp({ type: AsnPropTypes.Any })
-  tbs: ArrayBuffer = new ArrayBuffer(0);
-
-  @AsnProp({ type: AlgorithmIdentifier })
-  signatureAlgorithm = new AlgorithmIdentifier();
-
-  @AsnProp({ type: AsnPropTypes.BitString })
-  signatureValue: ArrayBuffer = new ArrayBuffer(0);
-}
 
 export function ecdsaWithSha256(): AlgorithmIdentifier {
   // RFC 5758 3.2: the parameters field is absent for ECDSA.
   return new AlgorithmIdentifier({ algorithm: OID.ecdsaWithSha256 });
 }
 
-/** Signs a TBSCertificate with `signer` and returns the certificate DER. */
-export function signTbs(tbs: TBSCertificate, signer: Signer): Buffer {
-  const tbsDer = Buffer.from(AsnConvert.serialize(tbs));
+const ECDSA_WITH_SHA256_DER = Buffer.from(AsnConvert.serialize(ecdsaWithSha256()));
+
+/**
+ * Signs an encoded TBSCertificate and returns the certificate DER. The TBS goes in as the exact bytes signed
+ * (never decoded or encoded again); asn1js writes the outer SEQUENCE and the signature BIT STRING.
+ */
+export function signTbsDer(tbsDer: Buffer, signer: Signer): Buffer {
   const signature = signer.sign(tbsDer);
-  const cert = Object.assign(new SignedStructure(), {
-    tbs: toArrayBuffer(tbsDer),
-    signatureAlgorithm: ecdsaWithSha256(),
-    signatureValue: toArrayBuffer(signature),
-  });
-  return Buffer.from(AsnConvert.serialize(cert));
+  return encode(new asn1js.Sequence({
+    value: [rawDer(tbsDer), rawDer(ECDSA_WITH_SHA256_DER), new asn1js.BitString({ valueHex: signature })],
+  }));
+}
+
+/** Signs a TBSCertificate (asn1-x509) with `signer` and returns the certificate DER: for the CA's own certificates. */
+export function signTbs(tbs: TBSCertificate, signer: Signer): Buffer {
+  return signTbsDer(Buffer.from(AsnConvert.serialize(tbs)), signer);
 }
 
 /** A random positive serial of exactly 20 octets: the top bit clear (positive), the first octet non-zero (minimal DER). */
@@ -64,12 +62,55 @@ export function wholeSeconds(ms: number): Date {
   return new Date(Math.floor(ms / 1000) * 1000);
 }
 
+/** The DER of everything that is the same in every leaf this authority issues, encoded once. */
+interface LeafConstants {
+  version: Buffer;
+  signatureAlgorithm: Buffer;
+  issuer: Buffer;
+  subject: Buffer;
+  keyUsage: Buffer;
+  extKeyUsage: Buffer;
+  authorityKeyId: Buffer;
+  poison: Buffer;
+}
+
 /** The issuing intermediate, parsed once: its subject becomes our issuer, its key id our AKI. */
 export interface IssuingAuthority {
   signer: Signer;
   certDer: Buffer;
   subject: Name;
   keyId: Buffer;
+  leaf: LeafConstants;
+}
+
+/** The TBS fields of a reference leaf encoded by asn1-x509, split by asn1js: the source of the constant parts. */
+function referenceTbsFields(subject: Name, publicKeyDer: Buffer): Buffer[] {
+  const tbs = new TBSCertificate({
+    version: Version.v3,
+    serialNumber: randomSerial(),
+    signature: ecdsaWithSha256(),
+    issuer: subject,
+    validity: new Validity({ notBefore: new Date(0), notAfter: new Date(0) }),
+    subject: new Name(),
+    subjectPublicKeyInfo: AsnConvert.parse(publicKeyDer, SubjectPublicKeyInfo),
+  });
+  const parsed = asn1js.fromBER(AsnConvert.serialize(tbs), { parseEmbedded: false }).result as asn1js.Sequence;
+  return parsed.valueBlock.value.map((b) => Buffer.from(b.valueBeforeDecodeView));
+}
+
+function leafConstants(subject: Name, keyId: Buffer, publicKeyDer: Buffer): LeafConstants {
+  const [version, , signatureAlgorithm, issuer, , emptySubject] = referenceTbsFields(subject, publicKeyDer);
+  const ext = (e: CertExtension) => Buffer.from(AsnConvert.serialize(toX509Extension(e)));
+  return {
+    version: version!,
+    signatureAlgorithm: signatureAlgorithm!,
+    issuer: issuer!,
+    subject: emptySubject!,
+    keyUsage: ext(keyUsageExtension(KeyUsageFlags.digitalSignature)),
+    extKeyUsage: ext(codeSigningEkuExtension()),
+    authorityKeyId: ext(authorityKeyIdExtension(keyId)),
+    poison: ext(ctPoisonExtension()),
+  };
 }
 
 /**
@@ -89,11 +130,11 @@ export function loadIssuingAuthority(certDer: Buffer, signer: Signer): IssuingAu
   const tbs = parsed.tbsCertificate;
   const ski = tbs.extensions?.find((e) => e.extnID === OID.subjectKeyIdentifier);
   const keyId = ski ? Buffer.from(AsnConvert.parse(ski.extnValue.buffer, SubjectKeyIdentifier).buffer) : keyIdentifier(signer.publicKeyDer);
-  return { signer, certDer, subject: tbs.subject, keyId };
+  return { signer, certDer, subject: tbs.subject, keyId, leaf: leafConstants(tbs.subject, keyId, signer.publicKeyDer) };
 }
 
 export interface LeafRequest {
-  /** DER SubjectPublicKeyInfo of the key being certified. */
+  /** DER SubjectPublicKeyInfo of the key being certified (as node:crypto exports it: canonical DER). */
   publicKeyDer: Buffer;
   san: SubjectAltName;
   /** Fulcio's extensions, already rendered. */
@@ -102,45 +143,46 @@ export interface LeafRequest {
   now: number;
 }
 
-/** Everything of a leaf except its last extension; the same draft yields the precertificate and the final certificate. */
+/** Everything of a leaf except its last extension, encoded; the same draft yields the precertificate and the final certificate. */
 export interface LeafDraft {
-  tbs: TBSCertificate;
-  common: CertExtension[];
+  /** DER of the TBS fields before the extensions: version, serial, signature, issuer, validity, subject, key. */
+  fields: Buffer[];
+  /** DER of each extension before the last one. */
+  extensions: Buffer[];
 }
 
 export function draftLeaf(ca: IssuingAuthority, req: LeafRequest): LeafDraft {
   const notBefore = wholeSeconds(req.now);
-  const common: CertExtension[] = [
-    keyUsageExtension(KeyUsageFlags.digitalSignature),
-    codeSigningEkuExtension(),
-    subjectKeyIdExtension(keyIdentifier(req.publicKeyDer)),
-    authorityKeyIdExtension(ca.keyId),
-    subjectAltNameExtension(req.san),
-    ...req.extensions,
-  ];
-  const tbs = new TBSCertificate({
-    version: Version.v3,
-    serialNumber: randomSerial(),
-    signature: ecdsaWithSha256(),
-    issuer: ca.subject,
-    validity: new Validity({ notBefore, notAfter: new Date(notBefore.getTime() + LEAF_VALIDITY_MS) }),
-    subject: new Name(),
-    subjectPublicKeyInfo: AsnConvert.parse(req.publicKeyDer, SubjectPublicKeyInfo),
-  });
-  return { tbs, common };
+  const c = ca.leaf;
+  const serial = encode(new asn1js.Integer({ valueHex: randomSerial() }));
+  const validity = Buffer.from(AsnConvert.serialize(new Validity({ notBefore, notAfter: new Date(notBefore.getTime() + LEAF_VALIDITY_MS) })));
+  return {
+    fields: [c.version, serial, c.signatureAlgorithm, c.issuer, validity, c.subject, req.publicKeyDer],
+    extensions: [
+      c.keyUsage,
+      c.extKeyUsage,
+      extensionDer(subjectKeyIdExtension(keyIdentifier(req.publicKeyDer))),
+      c.authorityKeyId,
+      extensionDer(subjectAltNameExtension(req.san)),
+      ...req.extensions.map(extensionDer),
+    ],
+  };
 }
 
-function withLast(draft: LeafDraft, last: CertExtension): TBSCertificate {
-  draft.tbs.extensions = new Extensions([...draft.common, last].map(toX509Extension));
-  return draft.tbs;
+/** The TBSCertificate of `draft` with `last` as its last extension (DER). */
+export function leafTbsDer(draft: LeafDraft, last: Buffer): Buffer {
+  const extensions = new asn1js.Sequence({ value: [...draft.extensions, last].map(rawDer) });
+  return encode(new asn1js.Sequence({
+    value: [...draft.fields.map(rawDer), new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 3 }, value: [extensions] })],
+  }));
 }
 
 /** The precertificate (RFC 6962 3.1): signed by the intermediate itself, with the critical poison extension. */
 export function createPrecertificate(ca: IssuingAuthority, draft: LeafDraft): Buffer {
-  return signTbs(withLast(draft, ctPoisonExtension()), ca.signer);
+  return signTbsDer(leafTbsDer(draft, ca.leaf.poison), ca.signer);
 }
 
 /** The final certificate: the same TBS with the SCT list (TLS encoding, core/sct.ts) in the poison's place. */
 export function createFinalCertificate(ca: IssuingAuthority, draft: LeafDraft, tlsSctList: Buffer): Buffer {
-  return signTbs(withLast(draft, sctListExtension(tlsSctList)), ca.signer);
+  return signTbsDer(leafTbsDer(draft, extensionDer(sctListExtension(tlsSctList))), ca.signer);
 }

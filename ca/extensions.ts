@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
+import * as asn1js from 'asn1js';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
   AuthorityKeyIdentifier, BasicConstraints, DirectoryString, ExtendedKeyUsage, Extension, GeneralName, GeneralNames,
   KeyIdentifier, KeyUsage, OtherName, SubjectPublicKeyInfo,
 } from '@peculiar/asn1-x509';
+import { encode, rawDer } from '../core/raw-der.ts';
 
 /**
  * Certificate extensions: the standard ones of the Fulcio profile and Sigstore's own OIDs
@@ -77,10 +79,42 @@ export function toX509Extension(ext: CertExtension): Extension {
   return new Extension({ extnID: ext.oid, critical: ext.critical ?? false, extnValue: new OctetString(ext.value) });
 }
 
+/** Encoded OBJECT IDENTIFIERs by dotted string: extension OIDs come from the fixed table above. */
+const oidDerCache = new Map<string, Uint8Array>();
+
+function oidDer(oid: string): Uint8Array {
+  let der = oidDerCache.get(oid);
+  if (!der) {
+    der = new Uint8Array(new asn1js.ObjectIdentifier({ value: oid }).toBER(false));
+    if (oidDerCache.size < 256) oidDerCache.set(oid, der);
+  }
+  return der;
+}
+
+/**
+ * The DER of one Extension, byte-identical to asn1-x509's `AsnConvert.serialize(toX509Extension(ext))` (the
+ * `critical` BOOLEAN left out when false, its DEFAULT) but encoded by asn1js directly: this runs for every
+ * extension of every certificate, and asn1-schema's reflection costs several times the encoding itself.
+ * test/ca/leaf-encoding.test.ts checks the two agree.
+ */
+export function extensionDer(ext: CertExtension): Buffer {
+  const fields: asn1js.BaseBlock[] = [rawDer(oidDer(ext.oid))];
+  if (ext.critical) fields.push(new asn1js.Boolean({ value: true }));
+  fields.push(new asn1js.OctetString({ valueHex: ext.value }));
+  return encode(new asn1js.Sequence({ value: fields }));
+}
+
+/** The subjectPublicKey BIT STRING contents of a DER SubjectPublicKeyInfo (parsed by asn1js, not by hand). */
+export function subjectPublicKeyBits(spkiDer: Buffer): Buffer {
+  const { offset, result } = asn1js.fromBER(spkiDer, { parseEmbedded: false });
+  const key = offset === spkiDer.length && result instanceof asn1js.Sequence ? result.valueBlock.value[1] : undefined;
+  if (!(key instanceof asn1js.BitString) || key.valueBlock.unusedBits !== 0) throw new Error('not a DER SubjectPublicKeyInfo');
+  return Buffer.from(key.valueBlock.valueHexView);
+}
+
 /** RFC 5280 4.2.1.2 method (1): SHA-1 of the subjectPublicKey BIT STRING contents. */
 export function keyIdentifier(spkiDer: Buffer): Buffer {
-  const spki = AsnConvert.parse(spkiDer, SubjectPublicKeyInfo);
-  return createHash('sha1').update(Buffer.from(spki.subjectPublicKey)).digest();
+  return createHash('sha1').update(subjectPublicKeyBits(spkiDer)).digest();
 }
 
 export function keyUsageExtension(flags: number): CertExtension {

@@ -108,19 +108,5 @@ export function time(block: Block | undefined, what: string): number {
   return ms;
 }
 
-/**
- * Already-encoded DER to place in a tree that asn1js encodes, kept byte for byte. asn1js's own RawData returns
- * its bytes but does not write them into the writer its parent passes (asn1js 3.1), so a SEQUENCE of plain
- * RawData would encode as empty.
- */
-class RawDer extends asn1js.RawData {
-  override toBER(sizeOnly?: boolean, writer?: asn1js.ViewWriter): ArrayBuffer {
-    const bytes = super.toBER(sizeOnly);
-    writer?.write(bytes);
-    return bytes;
-  }
-}
-
-export function rawDer(der: Uint8Array): Block {
-  return new RawDer({ data: der }) as unknown as Block;
-}
+/** Already-encoded DER inside a tree asn1js encodes (one implementation for the CA, the CT log and the verifier). */
+export { rawDer } from '../../core/raw-der.ts';

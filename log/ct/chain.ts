@@ -64,16 +64,63 @@ function checkShape(chainDer: unknown): asserts chainDer is Buffer[] {
   });
 }
 
-/** Every certificate must be issued (signed) by the next one, and every issuer must be a CA. */
-function checkLinks(certs: ParsedCertificate[], roots: AcceptedRoots): void {
-  for (let i = 0; i + 1 < certs.length; i++) {
-    const issuer = certs[i + 1]!;
-    if (!isCaCertificate(issuer, `chain[${i + 1}]`)) throw new BadRequestError(`chain[${i + 1}] is not a CA certificate`);
-    if (!isSignedBy(certs[i]!, issuer)) throw new BadRequestError(`chain[${i}] is not signed by chain[${i + 1}]`);
-    if (i + 2 < certs.length && roots.exactly(issuer)) {
-      throw new BadRequestError(`chain[${i + 1}] is an accepted root but is not the last certificate`);
-    }
+/** What validating the certificates after the leaf established: it depends only on their bytes and the roots. */
+export interface IssuerPath {
+  /** The issuers, nearest first, ending with the accepted root (appended when the submitter left it out). */
+  readonly issuers: readonly ParsedCertificate[];
+  /** SHA-256 of the nearest issuer's SPKI: the precertificate entry's issuer_key_hash. */
+  readonly issuerKeyHash: Buffer;
+  /** Whether the nearest issuer is a Precertificate Signing Certificate (read on first use: only add-pre-chain asks). */
+  readonly precertSigningIssuer: boolean;
+}
+
+/**
+ * Validates the certificates after the leaf (`chain[1..]`): each is a CA, each is signed by the next, an accepted
+ * root appears only last, the path ends at (or is signed by) an accepted root, and no issuer is a precertificate.
+ * The CA sends the same intermediate and root with every precertificate, so a validated path is remembered by the
+ * exact DER of its certificates (never by names: two CAs may share a DN): a submission then costs the parse and
+ * signature check of its leaf only. Failures are not remembered. One cache per set of accepted roots.
+ */
+export class IssuerPathCache {
+  readonly #paths = new Map<string, IssuerPath>();
+  readonly #parsed = new ParsedCertificateCache();
+  constructor(private readonly roots: AcceptedRoots, private readonly capacity = 64) {}
+
+  resolve(issuerDers: readonly Buffer[]): IssuerPath {
+    const hash = createHash('sha256');
+    for (const der of issuerDers) hash.update(createHash('sha256').update(der).digest());
+    const key = hash.digest('hex');
+    const hit = this.#paths.get(key);
+    if (hit) return hit;
+    const path = validateIssuers(issuerDers.map((der, j) => this.#parsed.parse(der, `chain[${j + 1}]`)), this.roots);
+    this.#paths.set(key, path);
+    if (this.#paths.size > this.capacity) this.#paths.delete(this.#paths.keys().next().value!);
+    return path;
   }
+}
+
+function validateIssuers(certs: ParsedCertificate[], roots: AcceptedRoots): IssuerPath {
+  certs.forEach((cert, j) => {
+    const at = `chain[${j + 1}]`;
+    if (!isCaCertificate(cert, at)) throw new BadRequestError(`${at} is not a CA certificate`);
+    if (j + 1 < certs.length) {
+      if (roots.exactly(cert)) throw new BadRequestError(`${at} is an accepted root but is not the last certificate`);
+      if (!isSignedBy(cert, certs[j + 1]!)) throw new BadRequestError(`${at} is not signed by chain[${j + 2}]`);
+    }
+  });
+  const issuers = anchor(certs, roots);
+  issuers.forEach((cert, j) => {
+    if (hasValidPoison(cert, `chain[${j + 1}]`)) throw new BadRequestError(`chain[${j + 1}] is an issuer but carries the CT poison extension`);
+  });
+  const nearest = issuers[0]!;
+  let precertSigning: boolean | undefined;
+  return {
+    issuers,
+    issuerKeyHash: createHash('sha256').update(nearest.spki).digest(),
+    get precertSigningIssuer() {
+      return (precertSigning ??= extendedKeyUsages(nearest, 'chain[1]').includes(OID_PRECERT_SIGNING_EKU));
+    },
+  };
 }
 
 /** Completes the chain to an accepted root, or refuses it. */
@@ -87,22 +134,31 @@ function anchor(certs: ParsedCertificate[], roots: AcceptedRoots): ParsedCertifi
 
 /**
  * Validates a submitted chain (leaf first) for add-chain (`x509`) or add-pre-chain (`precert`) and computes the
- * RFC 6962 entry. Throws BadRequestError with a plain message for every refusal. `issuers` memoises the parse of
- * the certificates after the leaf.
+ * RFC 6962 entry. Throws BadRequestError with a plain message for every refusal. `issuers` remembers validated
+ * issuer paths (the same checks, made once per distinct path); without it every submission validates its own.
  */
-export function validateChain(chainDer: unknown, roots: AcceptedRoots, kind: ChainKind, issuers?: ParsedCertificateCache): ValidatedChain {
+export function validateChain(chainDer: unknown, roots: AcceptedRoots, kind: ChainKind, issuers?: IssuerPathCache): ValidatedChain {
   checkShape(chainDer);
-  // Only issuers are cached: the leaf is new with every submission.
-  const submitted = chainDer.map((der, i) => (i > 0 && issuers ? issuers.parse(der, `chain[${i}]`) : parseCertificateStrict(der, `chain[${i}]`)));
-  checkLinks(submitted, roots);
-  const full = anchor(submitted, roots);
-  const leaf = full[0]!;
+  // The leaf is new with every submission: parsed (strictly) and signature-checked every time.
+  const leaf = parseCertificateStrict(chainDer[0]!, 'chain[0]');
+  let path: IssuerPath | undefined;
+  let full: ParsedCertificate[];
+  if (chainDer.length > 1) {
+    path = (issuers ?? new IssuerPathCache(roots)).resolve(chainDer.slice(1));
+    if (!isSignedBy(leaf, path.issuers[0]!)) throw new BadRequestError('chain[0] is not signed by chain[1]');
+    full = [leaf, ...path.issuers];
+  } else {
+    // No issuer submitted: the leaf is an accepted root itself, or signed by one.
+    full = anchor([leaf], roots);
+  }
 
   const poisoned = hasValidPoison(leaf, 'chain[0]');
   if (kind === 'precert' && !poisoned) throw new BadRequestError('chain[0] is not a precertificate: the critical CT poison extension is missing');
   if (kind === 'x509' && poisoned) throw new BadRequestError('chain[0] is a precertificate (CT poison extension); submit it to add-pre-chain');
-  for (let i = 1; i < full.length; i++) {
-    if (hasValidPoison(full[i]!, `chain[${i}]`)) throw new BadRequestError(`chain[${i}] is an issuer but carries the CT poison extension`);
+  if (!path) {
+    for (let i = 1; i < full.length; i++) {
+      if (hasValidPoison(full[i]!, `chain[${i}]`)) throw new BadRequestError(`chain[${i}] is an issuer but carries the CT poison extension`);
+    }
   }
   const ders = full.map((c) => c.der);
 
@@ -111,7 +167,8 @@ export function validateChain(chainDer: unknown, roots: AcceptedRoots, kind: Cha
   }
   const issuer = full[1];
   if (!issuer) throw new BadRequestError('precertificate has no issuer');
-  if (extendedKeyUsages(issuer, 'chain[1]').includes(OID_PRECERT_SIGNING_EKU)) {
+  const precertSigning = path ? path.precertSigningIssuer : extendedKeyUsages(issuer, 'chain[1]').includes(OID_PRECERT_SIGNING_EKU);
+  if (precertSigning) {
     // RFC 6962 §3.1 would then take issuer_key_hash and the TBS issuer from chain[2]; Fulcio never does this.
     throw new BadRequestError('precertificate signing certificates (EKU 1.3.6.1.4.1.11129.2.4.4) are not supported');
   }
@@ -119,7 +176,7 @@ export function validateChain(chainDer: unknown, roots: AcceptedRoots, kind: Cha
     chain: ders,
     entry: {
       type: ENTRY_TYPE_PRECERT,
-      issuerKeyHash: createHash('sha256').update(issuer.spki).digest(),
+      issuerKeyHash: path ? path.issuerKeyHash : createHash('sha256').update(issuer.spki).digest(),
       tbsCertificate: precertTbsWithoutPoison(leaf),
     },
     extraData: precertExtraData(ders),

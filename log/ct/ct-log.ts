@@ -6,8 +6,7 @@ import {
 } from '../../core/sct.ts';
 import type { Signer } from '../../core/signer.ts';
 import type { MerkleLog } from '../types.ts';
-import { ParsedCertificateCache } from './certificate.ts';
-import { AcceptedRoots, validateChain, type ChainKind } from './chain.ts';
+import { AcceptedRoots, IssuerPathCache, validateChain, type ChainKind } from './chain.ts';
 import { sthToJson, treeHeadSignatureInput, type SignedTreeHead, type SthJson } from './sth.ts';
 
 /** RFC 6962 get-entries: the log may return fewer than asked; we never return more than this. */
@@ -50,7 +49,7 @@ export class CtLog {
   readonly #log: MerkleLog;
   readonly #signer: Signer;
   readonly #roots: AcceptedRoots;
-  readonly #issuers = new ParsedCertificateCache();
+  readonly #issuers: IssuerPathCache;
   readonly #clock: () => number;
   readonly #sthMaxAgeMs: number;
   readonly #dedupCacheSize: number;
@@ -64,6 +63,7 @@ export class CtLog {
     this.#log = opts.log;
     this.#signer = opts.signer;
     this.#roots = new AcceptedRoots(opts.roots);
+    this.#issuers = new IssuerPathCache(this.#roots);
     this.#clock = opts.clock ?? Date.now;
     this.#sthMaxAgeMs = opts.sthMaxAgeMs ?? 60_000;
     this.#dedupCacheSize = opts.dedupCacheSize ?? 4096;

@@ -1,6 +1,6 @@
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { Extensions, TBSCertificate } from '@peculiar/asn1-x509';
+import * as asn1js from 'asn1js';
 import { BadRequestError } from '../../core/errors.ts';
+import { encode, rawDer } from '../../core/raw-der.ts';
 import { extensionsWithOid, type ParsedCertificate } from './certificate.ts';
 
 /** RFC 6962 §3.1: the critical extension that makes a precertificate unusable as a certificate. */
@@ -27,13 +27,17 @@ export function hasValidPoison(cert: ParsedCertificate, what: string): boolean {
 
 /**
  * RFC 6962 §3.2 `PreCert.tbs_certificate`: the precertificate's TBSCertificate with the poison extension removed
- * and the rest (including the order of the other extensions) unchanged, re-encoded as DER.
+ * and the rest (including the order of the other extensions) unchanged, as DER. Every field and every kept
+ * extension keeps its submitted bytes, which parseCertificateStrict proved to be the canonical DER encoding, so
+ * this equals re-encoding the edited structure; asn1js encodes only the headers whose lengths changed.
  */
 export function precertTbsWithoutPoison(precert: ParsedCertificate): Buffer {
-  // A shallow copy with a new extension list: `precert.asn` stays the faithful image of the submitted bytes.
-  const original = precert.asn.tbsCertificate;
-  const kept = (original.extensions ?? []).filter((e) => e.extnID !== OID_CT_POISON);
+  const extensions = precert.asn.tbsCertificate.extensions ?? [];
+  const kept = precert.extensionDers.filter((_, i) => extensions[i]!.extnID !== OID_CT_POISON);
+  const fields = precert.tbsFieldsWithoutExtensions.map(rawDer);
   // Extensions is SIZE (1..MAX): when the poison was the only one, the field disappears (as Go's x509 does).
-  const tbs = new TBSCertificate({ ...original, extensions: kept.length > 0 ? new Extensions(kept) : undefined });
-  return Buffer.from(AsnConvert.serialize(tbs));
+  if (kept.length > 0) {
+    fields.push(new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 3 }, value: [new asn1js.Sequence({ value: kept.map(rawDer) })] }));
+  }
+  return encode(new asn1js.Sequence({ value: fields }));
 }

@@ -1,0 +1,124 @@
+import test from 'ava';
+import fc from 'fast-check';
+import { createHash, createPublicKey, ECDH, generateKeyPairSync, verify } from 'node:crypto';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import {
+  AlgorithmIdentifier, Certificate, Extension, Extensions, KeyUsageFlags, Name, SubjectPublicKeyInfo, TBSCertificate, Validity, Version,
+} from '@peculiar/asn1-x509';
+import { generateSigner } from '../../core/signer.ts';
+import { createCaHierarchy } from '../../ca/hierarchy.ts';
+import {
+  createFinalCertificate, createPrecertificate, draftLeaf, LEAF_VALIDITY_MS, leafTbsDer, loadIssuingAuthority, wholeSeconds,
+} from '../../ca/certificate.ts';
+import {
+  authorityKeyIdExtension, codeSigningEkuExtension, ctPoisonExtension, extensionDer, keyIdentifier, keyUsageExtension, OID,
+  renderFulcioExtensions, sctListExtension, subjectAltNameExtension, subjectKeyIdExtension, toArrayBuffer, toX509Extension,
+  type CertExtension, type SubjectAltName,
+} from '../../ca/extensions.ts';
+import { spkiOf } from '../../ca/pop.ts';
+
+/**
+ * The leaf is assembled from DER parts cached at start-up and parts encoded by asn1js (ca/certificate.ts). Here
+ * every part and every whole certificate is compared, byte for byte, with the plain asn1-x509 encoding of the
+ * same values: the way the CA encoded leaves before, and the reference for "nothing issued changed".
+ */
+
+const rootSigner = generateSigner();
+const intermediateSigner = generateSigner();
+const { intermediateDer } = createCaHierarchy({ rootSigner, intermediateSigner, organization: 'leaf-encoding' });
+const ca = loadIssuingAuthority(intermediateDer, intermediateSigner);
+const keys = Array.from({ length: 4 }, () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' }));
+
+/** The reference: the whole TBS built as an asn1-x509 object and serialized at once (the old CA code). */
+function referenceTbs(serial: ArrayBuffer, now: number, spki: Buffer, san: SubjectAltName, fulcio: CertExtension[], last: CertExtension): Buffer {
+  const notBefore = wholeSeconds(now);
+  const spkiBits = Buffer.from(AsnConvert.parse(spki, SubjectPublicKeyInfo).subjectPublicKey);
+  const tbs = new TBSCertificate({
+    version: Version.v3,
+    serialNumber: serial,
+    signature: new AlgorithmIdentifier({ algorithm: OID.ecdsaWithSha256 }),
+    issuer: ca.subject,
+    validity: new Validity({ notBefore, notAfter: new Date(notBefore.getTime() + LEAF_VALIDITY_MS) }),
+    subject: new Name(),
+    subjectPublicKeyInfo: AsnConvert.parse(spki, SubjectPublicKeyInfo),
+    extensions: new Extensions([
+      keyUsageExtension(KeyUsageFlags.digitalSignature),
+      codeSigningEkuExtension(),
+      subjectKeyIdExtension(createHash('sha1').update(spkiBits).digest()),
+      authorityKeyIdExtension(ca.keyId),
+      subjectAltNameExtension(san),
+      ...fulcio,
+      last,
+    ].map(toX509Extension)),
+  });
+  return Buffer.from(AsnConvert.serialize(tbs));
+}
+
+const sanArb: fc.Arbitrary<SubjectAltName> = fc.oneof(
+  fc.emailAddress().map((value) => ({ type: 'email' as const, value })),
+  fc.webUrl().map((value) => ({ type: 'uri' as const, value })),
+  fc.string({ minLength: 1, maxLength: 300, unit: 'grapheme' }).map((value) => ({ type: 'otherName' as const, value })),
+);
+const fulcioArb = fc.record({
+  issuer: fc.string({ minLength: 1, maxLength: 200, unit: 'grapheme' }),
+  githubWorkflowSha: fc.option(fc.string({ maxLength: 64 }), { nil: undefined }),
+  sourceRepositoryUri: fc.option(fc.string({ maxLength: 500, unit: 'grapheme' }), { nil: undefined }),
+  buildTrigger: fc.option(fc.string({ maxLength: 40 }), { nil: undefined }),
+}).map(renderFulcioExtensions);
+// up to year 2100: UTCTime before 2050, GeneralizedTime from 2050 on (RFC 5280 4.1.2.5)
+const nowArb = fc.integer({ min: 0, max: Date.UTC(2100, 0, 1) });
+
+test('precertificate and final TBS equal the asn1-x509 encoding of the same leaf, byte for byte', (t) => {
+  fc.assert(fc.property(sanArb, fulcioArb, nowArb, fc.nat({ max: keys.length - 1 }), fc.uint8Array({ minLength: 1, maxLength: 700 }), (san, fulcio, now, k, sctList) => {
+    const spki = keys[k]!;
+    const draft = draftLeaf(ca, { publicKeyDer: spki, san, extensions: fulcio, now });
+    const serial = toArrayBuffer(Buffer.from(AsnConvert.parse(leafTbsDer(draft, Buffer.from(AsnConvert.serialize(toX509Extension(ctPoisonExtension())))), TBSCertificate).serialNumber));
+    t.deepEqual(leafTbsDer(draft, extensionDer(ctPoisonExtension())), referenceTbs(serial, now, spki, san, fulcio, ctPoisonExtension()));
+    const list = Buffer.from(sctList);
+    t.deepEqual(leafTbsDer(draft, extensionDer(sctListExtension(list))), referenceTbs(serial, now, spki, san, fulcio, sctListExtension(list)));
+  }), { numRuns: 150 });
+});
+
+test('the signed certificates are the asn1-x509 Certificate of that TBS and signature, and verify', (t) => {
+  const draft = draftLeaf(ca, { publicKeyDer: keys[0]!, san: { type: 'email', value: 'alice@example.com' }, extensions: renderFulcioExtensions({ issuer: 'https://issuer.example' }), now: Date.now() });
+  for (const der of [createPrecertificate(ca, draft), createFinalCertificate(ca, draft, Buffer.from([0, 3, 1, 2, 3]))]) {
+    const cert = AsnConvert.parse(der, Certificate);
+    t.deepEqual(Buffer.from(AsnConvert.serialize(cert)), der);
+    t.is(cert.signatureAlgorithm.algorithm, OID.ecdsaWithSha256);
+    t.is(cert.signatureAlgorithm.parameters, undefined);
+    t.true(verify('sha256', Buffer.from(cert.tbsCertificateRaw!), intermediateSigner.publicKey, Buffer.from(cert.signatureValue)));
+  }
+});
+
+test('extensionDer equals asn1-x509 Extension encoding, critical or not', (t) => {
+  fc.assert(fc.property(fc.constantFrom(...Object.values(OID)), fc.boolean(), fc.uint8Array({ maxLength: 300 }), (oid, critical, value) => {
+    const ext: CertExtension = { oid, critical, value: Buffer.from(value) };
+    const reference = new Extension({ extnID: oid, critical, extnValue: new OctetString(value) });
+    t.deepEqual(extensionDer(ext), Buffer.from(AsnConvert.serialize(reference)));
+  }), { numRuns: 200 });
+});
+
+test('keyIdentifier (asn1js) equals the SHA-1 of asn1-x509 subjectPublicKey, and refuses what is not an SPKI', (t) => {
+  for (const spki of keys) {
+    t.deepEqual(keyIdentifier(spki), createHash('sha1').update(Buffer.from(AsnConvert.parse(spki, SubjectPublicKeyInfo).subjectPublicKey)).digest());
+  }
+  t.throws(() => keyIdentifier(Buffer.from([0x30, 0x00])));
+  t.throws(() => keyIdentifier(Buffer.concat([keys[0]!, Buffer.from([0])])));
+});
+
+test('spkiOf gives exactly what node:crypto exports, for uncompressed and compressed P-256 keys', (t) => {
+  for (const spki of keys) {
+    const key = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+    t.deepEqual(spkiOf(key, spki), key.export({ type: 'spki', format: 'der' }));
+    t.deepEqual(spkiOf(key, undefined), key.export({ type: 'spki', format: 'der' }));
+    // A compressed point: node re-exports it compressed, and so must we (no fast path for it).
+    const point = spki.subarray(spki.length - 65);
+    const compressed = ECDH.convertKey(point, 'prime256v1', undefined, undefined, 'compressed') as Buffer;
+    const prefix = Buffer.from(spki.subarray(0, spki.length - 65));
+    prefix[1] = prefix[1]! - 32;
+    prefix[prefix.length - 2] = 34; // BIT STRING length
+    const cspki = Buffer.concat([prefix, compressed]);
+    const ckey = createPublicKey({ key: cspki, format: 'der', type: 'spki' });
+    t.deepEqual(spkiOf(ckey, cspki), ckey.export({ type: 'spki', format: 'der' }));
+  }
+});
