@@ -6,6 +6,8 @@
  * Run it on a 1,000-entry log and on the large one: memory and latency ratios are the scale targets.
  * PAGE_SIZE=65536 creates the log with that SQLite page size. COLD=1 first drops the file from the OS page cache
  * (dd iflag=nocache, this file only): the case of a log much larger than the machine's memory.
+ * HTTP=1 also measures the proofs as a client sees them answered, through the Rekor API on a loopback port
+ * (GET /api/v1/log/entries?logIndex=N: entry, SET and inclusion proof; GET /api/v1/log/proof: consistency).
  * Build the large log with test/fixtures/log-engine/bench-engine.ts (BENCH_DB=<file> BENCH_SKIP_RATE=1).
  */
 import { spawnSync } from 'node:child_process';
@@ -34,12 +36,50 @@ const rand = () => Math.floor(Math.random() * size);
 if (!process.env.COLD) for (let i = 0; i < 500; i++) log.inclusionProof(rand(), size);
 const inclusion = Array.from({ length: samples }, () => time(() => log.inclusionProof(rand(), size)));
 const consistency = Array.from({ length: samples }, () => time(() => log.consistencyProof(1 + Math.floor(Math.random() * (size - 1)), size)));
+const http = process.env.HTTP ? await httpLatencies(Math.min(samples, 5000)) : undefined;
 const bytes = statSync(path).size + (statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0);
 const rss = process.memoryUsage().rss / 2 ** 20;
 console.log(JSON.stringify({
   size,
   inclusionP50us: +percentile(inclusion, 50).toFixed(1), inclusionP99us: +percentile(inclusion, 99).toFixed(1),
   consistencyP50us: +percentile(consistency, 50).toFixed(1), consistencyP99us: +percentile(consistency, 99).toFixed(1),
+  ...http,
   cold: !!process.env.COLD, rssMiB: +rss.toFixed(0), bytesPerEntry: +(bytes / size).toFixed(0),
 }));
 await log.close();
+
+/** The same proofs through the Rekor API, sequential requests on one keep-alive connection. */
+async function httpLatencies(n: number): Promise<Record<string, number>> {
+  const { default: Koa } = await import('koa');
+  const { createServer } = await import('node:http');
+  const { rekorRouter } = await import('../log/rekor/routes.ts');
+  const { errorMiddleware } = await import('../services/errors.ts');
+  const { generateSigner } = await import('../core/signer.ts');
+  const app = new Koa();
+  app.use(errorMiddleware());
+  const router = rekorRouter({ log, signer: generateSigner(), treeId: '1', signerName: 'bench.local' });
+  app.use(router.routes());
+  const server = createServer(app.callback());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const get = async (path: string) => {
+    const t = performance.now();
+    const res = await fetch(url + path);
+    if (res.status !== 200) throw new Error(`${path}: HTTP ${res.status}`);
+    await res.arrayBuffer();
+    return (performance.now() - t) * 1000;
+  };
+  for (let i = 0; i < 200; i++) await get(`/api/v1/log/entries?logIndex=${rand()}`);
+  const inc: number[] = [];
+  const con: number[] = [];
+  for (let i = 0; i < n; i++) {
+    inc.push(await get(`/api/v1/log/entries?logIndex=${rand()}`));
+    con.push(await get(`/api/v1/log/proof?firstSize=${1 + Math.floor(Math.random() * (size - 1))}&lastSize=${size}`));
+  }
+  server.closeAllConnections();
+  await new Promise<void>((r) => server.close(() => r()));
+  return {
+    httpInclusionP50us: +percentile(inc, 50).toFixed(0), httpInclusionP99us: +percentile(inc, 99).toFixed(0),
+    httpConsistencyP50us: +percentile(con, 50).toFixed(0), httpConsistencyP99us: +percentile(con, 99).toFixed(0),
+  };
+}
