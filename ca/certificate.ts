@@ -169,9 +169,12 @@ export function draftLeaf(ca: IssuingAuthority, req: LeafRequest): LeafDraft {
   };
 }
 
-/** The TBSCertificate of `draft` with `last` as its last extension (DER). */
-export function leafTbsDer(draft: LeafDraft, last: Buffer): Buffer {
-  const extensions = new asn1js.Sequence({ value: [...draft.extensions, last].map(rawDer) });
+/**
+ * The TBSCertificate of `draft` with `last` as its last extension (DER). Without `last` it is what the poison and
+ * the SCT list are both missing from: RFC 6962's PreCert.tbs_certificate, handed to an in-process CT log.
+ */
+export function leafTbsDer(draft: LeafDraft, last?: Buffer): Buffer {
+  const extensions = new asn1js.Sequence({ value: (last ? [...draft.extensions, last] : draft.extensions).map(rawDer) });
   return encode(new asn1js.Sequence({
     value: [...draft.fields.map(rawDer), new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 3 }, value: [extensions] })],
   }));

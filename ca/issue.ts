@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { UnavailableError } from '../core/errors.ts';
 import { serializeSctList } from '../core/sct.ts';
 import type { Signer } from '../core/signer.ts';
-import { createFinalCertificate, createPrecertificate, draftLeaf, loadIssuingAuthority, type IssuingAuthority } from './certificate.ts';
+import { createFinalCertificate, createPrecertificate, draftLeaf, leafTbsDer, loadIssuingAuthority, type IssuingAuthority } from './certificate.ts';
 import { enforceClaimPolicy } from './claim-policy.ts';
 import { principalFromToken } from './identity/index.ts';
 import type { IssuerConfig } from './issuers.ts';
@@ -91,7 +91,8 @@ export class CertificateAuthority {
     const precertDer = createPrecertificate(this.authority, draft);
     let sctList: Buffer;
     try {
-      const sct = await this.sctSource.addPreChain([precertDer, ...this.chainDer]);
+      // The TBS without the poison is the draft without its last extension (what the SCT signs, RFC 6962 §3.2).
+      const sct = await this.sctSource.addPreChain([precertDer, ...this.chainDer], { tbsWithoutPoisonDer: leafTbsDer(draft) });
       sctList = serializeSctList([sct]);
     } catch (err) {
       if (err instanceof UnavailableError) throw err;

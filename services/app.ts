@@ -39,12 +39,15 @@ export function createLogger(level: string): Logger {
   return pino({ level, mixin: requestIdMixin });
 }
 
-/** The CA's SctSource wired straight to the CT log; a refusal of our own precertificate is the log's failure, not the client's. */
+/**
+ * The CA's SctSource wired straight to the CT log; a refusal of our own precertificate is the log's failure, not the
+ * client's. The CA's own precertificate skips the log's re-parse (CtLog.addOwnPrecert): same entry, same SCT.
+ */
 function inProcessSctSource(ct: CtLog): SctSource {
   return {
-    async addPreChain(chain) {
+    async addPreChain(chain, own) {
       try {
-        return await ct.addPreChain(chain);
+        return await (own ? ct.addOwnPrecert(chain, own.tbsWithoutPoisonDer) : ct.addPreChain(chain));
       } catch (err) {
         if (err instanceof SigstackError && err.status < 500) throw new UnavailableError(`CT log refused the precertificate: ${err.message}`);
         throw err;

@@ -182,3 +182,25 @@ export function validateChain(chainDer: unknown, roots: AcceptedRoots, kind: Cha
     extraData: precertExtraData(ders),
   };
 }
+
+/**
+ * The RFC 6962 entry of a precertificate that the CA in this process has just built and signed, from the bytes it
+ * built it from: the chain as add-pre-chain takes it, and `tbsWithoutPoisonDer`, the precertificate's TBS without
+ * the poison. The issuer path gets the same checks as add-pre-chain (cached by bytes) and gives the issuer key
+ * hash; the leaf is taken on trust: it is not parsed, nor its signature checked, nor its TBS compared. That trust
+ * is why this is never reachable from outside the process (log/ct/routes.ts calls validateChain only). For the
+ * same precertificate the entry and extra_data are byte-identical to validateChain's (test/ct/own-precert.test.ts).
+ */
+export function ownPrecertEntry(chainDer: Buffer[], tbsWithoutPoisonDer: Buffer, issuers: IssuerPathCache): ValidatedChain {
+  checkShape(chainDer);
+  if (chainDer.length < 2) throw new BadRequestError('precertificate has no issuer');
+  if (!Buffer.isBuffer(tbsWithoutPoisonDer) || tbsWithoutPoisonDer.length === 0) throw new BadRequestError('TBS without poison is missing');
+  const path = issuers.resolve(chainDer.slice(1));
+  if (path.precertSigningIssuer) throw new BadRequestError('precertificate signing certificates (EKU 1.3.6.1.4.1.11129.2.4.4) are not supported');
+  const ders = [chainDer[0]!, ...path.issuers.map((c) => c.der)];
+  return {
+    chain: ders,
+    entry: { type: ENTRY_TYPE_PRECERT, issuerKeyHash: path.issuerKeyHash, tbsCertificate: tbsWithoutPoisonDer },
+    extraData: precertExtraData(ders),
+  };
+}

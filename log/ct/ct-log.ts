@@ -6,7 +6,7 @@ import {
 } from '../../core/sct.ts';
 import type { Signer } from '../../core/signer.ts';
 import type { MerkleLog } from '../types.ts';
-import { AcceptedRoots, IssuerPathCache, validateChain, type ChainKind } from './chain.ts';
+import { AcceptedRoots, IssuerPathCache, ownPrecertEntry, validateChain, type ValidatedChain } from './chain.ts';
 import { sthToJson, treeHeadSignatureInput, type SignedTreeHead, type SthJson } from './sth.ts';
 
 /** RFC 6962 get-entries: the log may return fewer than asked; we never return more than this. */
@@ -79,16 +79,26 @@ export class CtLog {
 
   /** Logs a precertificate chain (precertificate first); resolves with its SCT once the entry is durable. */
   addPreChain(chainDer: Buffer[]): Promise<SignedCertificateTimestamp> {
-    return this.#submit(chainDer, 'precert');
+    return this.#submit(() => validateChain(chainDer, this.#roots, 'precert', this.#issuers));
+  }
+
+  /**
+   * Logs a precertificate built by the CA in this same process, without parsing it again: `tbsWithoutPoisonDer`
+   * is its TBS without the poison, as the CA encoded it (see chain.ts ownPrecertEntry for what is trusted). The
+   * stored entry and the SCT are the ones addPreChain gives for the same chain. Never exposed over HTTP.
+   */
+  addOwnPrecert(chainDer: Buffer[], tbsWithoutPoisonDer: Buffer): Promise<SignedCertificateTimestamp> {
+    return this.#submit(() => ownPrecertEntry(chainDer, tbsWithoutPoisonDer, this.#issuers));
   }
 
   /** Logs a final certificate chain (certificate first); resolves with its SCT once the entry is durable. */
   addChain(chainDer: Buffer[]): Promise<SignedCertificateTimestamp> {
-    return this.#submit(chainDer, 'x509');
+    return this.#submit(() => validateChain(chainDer, this.#roots, 'x509', this.#issuers));
   }
 
-  async #submit(chainDer: unknown, kind: ChainKind): Promise<SignedCertificateTimestamp> {
-    const v = validateChain(chainDer, this.#roots, kind, this.#issuers);
+  /** `validate` runs inside the async function so that a refusal is a rejected promise, as before. */
+  async #submit(validate: () => ValidatedChain): Promise<SignedCertificateTimestamp> {
+    const v = validate();
     // A resubmission (or a concurrent duplicate) of the same entry gets the SCT timestamp of the first one
     // instead of a second leaf (tesseract #445: no unbounded duplicates in flight).
     const key = createHash('sha256').update(merkleTreeLeaf(0n, v.entry)).digest('hex');
