@@ -199,6 +199,27 @@ export interface BundleParts {
   canonicalizedBody: Buffer;
 }
 
+/** What the log answered about one entry, as a bundle's tlog entry (every kind). */
+export type LoggedEntryParts = Pick<BundleParts, 'logIndex' | 'logId' | 'integratedTime' | 'signedEntryTimestamp' | 'inclusionProof' | 'canonicalizedBody'>;
+
+export function bundleTlogEntry(kindVersion: { kind: string; version: string }, e: LoggedEntryParts): Bundle['verificationMaterial']['tlogEntries'][number] {
+  return {
+    logIndex: String(e.logIndex),
+    logId: { keyId: e.logId },
+    kindVersion,
+    integratedTime: String(e.integratedTime),
+    inclusionPromise: { signedEntryTimestamp: e.signedEntryTimestamp },
+    inclusionProof: {
+      logIndex: String(e.inclusionProof.logIndex),
+      rootHash: e.inclusionProof.rootHash,
+      treeSize: String(e.inclusionProof.treeSize),
+      hashes: e.inclusionProof.hashes,
+      checkpoint: { envelope: e.inclusionProof.checkpoint },
+    },
+    canonicalizedBody: e.canonicalizedBody,
+  };
+}
+
 /** A v0.3 message-signature bundle, serialized by @sigstore/bundle exactly as sigstore-js does. */
 export function buildBundle(parts: BundleParts): SerializedBundle {
   if ((parts.leafDer === undefined) === (parts.publicKeyHint === undefined)) throw new Error('buildBundle: give exactly one of leafDer and publicKeyHint');
@@ -208,21 +229,7 @@ export function buildBundle(parts: BundleParts): SerializedBundle {
       content: parts.leafDer
         ? { $case: 'certificate', certificate: { rawBytes: parts.leafDer } }
         : { $case: 'publicKey', publicKey: { hint: parts.publicKeyHint! } },
-      tlogEntries: [{
-        logIndex: String(parts.logIndex),
-        logId: { keyId: parts.logId },
-        kindVersion: { kind: 'hashedrekord', version: '0.0.1' },
-        integratedTime: String(parts.integratedTime),
-        inclusionPromise: { signedEntryTimestamp: parts.signedEntryTimestamp },
-        inclusionProof: {
-          logIndex: String(parts.inclusionProof.logIndex),
-          rootHash: parts.inclusionProof.rootHash,
-          treeSize: String(parts.inclusionProof.treeSize),
-          hashes: parts.inclusionProof.hashes,
-          checkpoint: { envelope: parts.inclusionProof.checkpoint },
-        },
-        canonicalizedBody: parts.canonicalizedBody,
-      }],
+      tlogEntries: [bundleTlogEntry({ kind: 'hashedrekord', version: '0.0.1' }, parts)],
       timestampVerificationData: { rfc3161Timestamps: [] },
     },
     content: {

@@ -5,6 +5,7 @@
  * cosign v3 put on it (content kind and predicate type), through the same attachBundle as `sign-image`.
  */
 import { BUNDLE_V03_MEDIA_TYPE, bundleToJSON, type Bundle, type SerializedBundle } from '@sigstore/bundle';
+import { bundleTlogEntry } from '../bundle.ts';
 import type { SignedDsse } from './sign-dsse.ts';
 
 export const ANNOTATION_BUNDLE_CONTENT = 'dev.sigstore.bundle.content';
@@ -13,20 +14,11 @@ export const ANNOTATION_BUNDLE_PREDICATE_TYPE = 'dev.sigstore.bundle.predicateTy
 /** Keyless only: the bundle's verification material is the signing certificate. */
 export function buildDsseBundle(signed: SignedDsse): SerializedBundle {
   if (!signed.leafDer) throw new Error('a DSSE bundle is written for keyless attestations only');
-  const p = signed.inclusionProof;
   const bundle: Bundle = {
     mediaType: BUNDLE_V03_MEDIA_TYPE,
     verificationMaterial: {
       content: { $case: 'certificate', certificate: { rawBytes: signed.leafDer } },
-      tlogEntries: [{
-        logIndex: String(signed.logIndex),
-        logId: { keyId: signed.logId },
-        kindVersion: { kind: 'dsse', version: '0.0.1' },
-        integratedTime: String(signed.integratedTime),
-        inclusionPromise: { signedEntryTimestamp: signed.signedEntryTimestamp },
-        inclusionProof: { logIndex: String(p.logIndex), rootHash: p.rootHash, treeSize: String(p.treeSize), hashes: p.hashes, checkpoint: { envelope: p.checkpoint } },
-        canonicalizedBody: signed.canonicalizedBody,
-      }],
+      tlogEntries: [bundleTlogEntry({ kind: 'dsse', version: '0.0.1' }, signed)],
       timestampVerificationData: { rfc3161Timestamps: [] },
     },
     content: {
