@@ -127,14 +127,14 @@ export async function startStack(cfg: ServeConfig, logger: Logger = createLogger
     checks.database = () => `rekor tree of ${l.rekor.size()} entries readable`;
     checks.logKeys = () => {
       if (!l.trust.tlog || !l.trust.ctlog) throw new Error('log keys not loaded');
-      return 'rekor and ct keys loaded';
+      return l.probeKeys();
     };
   }
   if (ca) {
     const c = ca;
     checks.caKeys = () => {
       if (c.chainDer.length === 0) throw new Error('CA chain not loaded');
-      return `CA chain of ${c.chainDer.length} loaded`;
+      return c.probeKey();
     };
   }
   if (cfg.services === 'ca') checks.log = () => peerAlive(cfg.logUrl!);

@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
@@ -9,7 +10,7 @@ import { caRouter } from '../ca/routes.ts';
 import type { SctSource } from '../ca/sct-source.ts';
 import { derToPem } from '../core/pem.ts';
 import { loadCaHistory, loadOrCreateCa } from './ca-files.ts';
-import { loadOrCreateKey } from './keys.ts';
+import { loadOrCreateKey, probeKey } from './keys.ts';
 import { readMeta, writeMeta } from './meta.ts';
 import { DEV_ISSUER_KINDS, devIssuerRouter, devIssuerUrls, type DevIssuerKind } from './dev-issuer.ts';
 import { ConfigError } from './config.ts';
@@ -22,6 +23,8 @@ export interface CaService {
   issuerUrls: string[];
   /** The validated issuer configuration (dev issuers included), e.g. for labelling metrics by issuer type. */
   issuerConfig: IssuerConfig;
+  /** Readiness: the issuing key signs a probe that verifies with the intermediate certificate's key. */
+  probeKey(): string;
 }
 
 /**
@@ -91,6 +94,7 @@ export async function createCaService(opts: {
     chainDer,
     sctSource: opts.sctSource,
   });
+  const intermediateKey = new X509Certificate(chainDer[0]!).publicKey;
   routers.push(caRouter(ca, { chainPem: chainDer.map((d) => derToPem(d)), issuerConfig }));
   return {
     routers,
@@ -99,5 +103,9 @@ export async function createCaService(opts: {
     // the email issuer last: services/app.ts prints the last one as "the" dev issuer (the CI kinds sit under it)
     issuerUrls: devUrls ? [...Object.values(devUrls).filter((u) => u !== devUrls.email), devUrls.email] : [],
     issuerConfig,
+    probeKey: () => {
+      probeKey('CA intermediate', intermediate, intermediateKey);
+      return `CA chain of ${chainDer.length} loaded; its issuing key signs and verifies`;
+    },
   };
 }

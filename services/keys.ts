@@ -1,5 +1,5 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { signerFromPem, type Signer } from '../core/signer.ts';
 
@@ -57,4 +57,20 @@ export function keyPassphrase(file: string, env: NodeJS.ProcessEnv = process.env
   if (env.SIGSTACK_CA_PASSPHRASE) return env.SIGSTACK_CA_PASSPHRASE;
   if (env.SIGSTACK_CA_PASSPHRASE_FILE) return readFileSync(env.SIGSTACK_CA_PASSPHRASE_FILE, 'utf8').split(/\r?\n/)[0]!;
   throw new Error(`${file} is encrypted: give its passphrase in SIGSTACK_CA_PASSPHRASE or SIGSTACK_CA_PASSPHRASE_FILE`);
+}
+
+/**
+ * Readiness: `signer` signs a fresh probe that verifies with `publicKey` (by default its own; the CA passes its
+ * certificate's, so a key that no longer matches its certificate is caught too). A key that cannot sign (a lost
+ * HSM session, a corrupted file) fails readiness instead of the next request.
+ */
+export function probeKey(name: string, signer: Signer, publicKey: KeyObject = signer.publicKey): void {
+  const probe = Buffer.from(`sigstack readiness probe ${Date.now()}`);
+  let ok = false;
+  try {
+    ok = cryptoVerify('sha256', probe, publicKey, signer.sign(probe));
+  } catch (err) {
+    throw new Error(`the ${name} key cannot sign: ${(err as Error).message}`);
+  }
+  if (!ok) throw new Error(`the ${name} key's signature does not verify with its published public key`);
 }

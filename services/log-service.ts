@@ -10,7 +10,7 @@ import { CtLog } from '../log/ct/ct-log.ts';
 import { ctRouter } from '../log/ct/routes.ts';
 import { verifyCheckpoint } from '../log/checkpoint.ts';
 import type { MerkleLog } from '../log/types.ts';
-import { loadKeyFile, loadOrCreateKey } from './keys.ts';
+import { loadKeyFile, loadOrCreateKey, probeKey } from './keys.ts';
 import { activeRekorKey, activeRekorTree, newTreeId, readMeta, signerNameFor, writeMeta, type DeploymentMeta, type InactiveShardMeta } from './meta.ts';
 import { logParts, type TrustParts } from './trust.ts';
 
@@ -21,6 +21,8 @@ export interface LogService {
   rekor: MerkleLog;
   trust: Pick<TrustParts, 'tlog' | 'ctlog'>;
   meta: NonNullable<DeploymentMeta['log']>;
+  /** Readiness: each signing key (Rekor, CT) signs a probe that verifies with the key the trusted root publishes. */
+  probeKeys(): string;
   close(): Promise<void>;
 }
 
@@ -79,6 +81,11 @@ export function createLogService(opts: {
       rekor,
       trust: logParts(logMeta, rekorKey, ctKey, frozen.map((f, i) => ({ signer: f.signer, shard: logMeta.inactiveShards![i]! }))),
       meta: logMeta,
+      probeKeys: () => {
+        probeKey('rekor', rekorKey);
+        probeKey('ct', ctKey);
+        return 'rekor and ct keys sign and verify';
+      },
       close: async () => {
         await pool.close();
         await Promise.all([rekor.close(), ctTree.close(), ...frozen.map((f) => f.log.close())]);

@@ -49,8 +49,10 @@ test('health, readiness and metrics: certificates by issuer and type, rejections
     t.is((await fetch(`${stack.url}/healthz`)).status, 200);
     const ready = await fetch(`${stack.url}/readyz`);
     t.is(ready.status, 200);
-    const readyBody = await ready.json() as { checks: Record<string, { ok: boolean }> };
+    const readyBody = await ready.json() as { checks: Record<string, { ok: boolean; detail: string }> };
     t.deepEqual(Object.keys(readyBody.checks).sort(), ['caKeys', 'database', 'logKeys']);
+    t.regex(readyBody.checks.logKeys!.detail, /rekor and ct keys sign and verify/);
+    t.regex(readyBody.checks.caKeys!.detail, /issuing key signs and verifies/);
 
     for (const a of ['one', 'two']) {
       await signArtifact({ artifact: Buffer.from(a), identityToken: await mint(oidc), fulcioUrl: stack.url, rekorUrl: stack.url });
