@@ -77,6 +77,7 @@ class SqliteMerkleLog implements IndexedMerkleLog {
     this.#clock = options.clock ?? Date.now;
     this.#indexKeys = options.indexKeys ?? (() => []);
     try {
+      if (options.indexKeys) this.#store.backfillSearchIndex(options.indexKeys);
       this.#frontier = this.#loadFrontier();
     } catch (e) {
       this.#store.close();

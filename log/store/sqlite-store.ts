@@ -3,6 +3,7 @@ import type { NodeSource } from '../merkle/proofs.ts';
 import type { SubtreeHash } from '../merkle/frontier.ts';
 import type { StoredEntry } from '../types.ts';
 import { migrateTreeToTiles } from './tile-migration.ts';
+import { backfillSearchIndex, lacksSearchIndex, markBackfill } from './index-backfill.ts';
 import { fromPosition, treePosition } from './tree-position.ts';
 import { TILE_HEIGHT } from './tile-layout.ts';
 import { TileStore } from './tile-store.ts';
@@ -97,7 +98,13 @@ export class SqliteStore implements NodeSource {
       throw new Error(`log database schema version ${version} is not supported (expected ${SCHEMA_VERSION})`);
     }
     try {
-      this.#db.exec(SCHEMA);
+      // a file from before the search index gets the table and its backfill marker in one transaction
+      if (lacksSearchIndex(this.#db)) {
+        this.#db.transaction(() => {
+          this.#db.exec(SCHEMA);
+          markBackfill(this.#db);
+        }).immediate();
+      } else this.#db.exec(SCHEMA);
       if (version === 1) migrateTreeToTiles(this.#db, SCHEMA_VERSION, options.migrationProgress);
       else if (version === 0) this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
     } catch (e) {
@@ -198,6 +205,11 @@ export class SqliteStore implements NodeSource {
   /** Search keys of an entry (the face decides what they are: artifact hash, key, email), in the append's transaction. */
   insertIndexKeys(index: number, keys: readonly string[]): void {
     for (const key of keys) this.#stmts.insertKey.run(key, index);
+  }
+
+  /** Indexes entries stored before the search index existed (index-backfill.ts); a no-op once done. */
+  backfillSearchIndex(indexKeys: (leaf: Buffer) => string[], progress?: (done: number, total: number) => void): number {
+    return backfillSearchIndex(this.#db, indexKeys, progress);
   }
 
   /** Indices of the entries under `key`, ascending, at most `limit`. */
