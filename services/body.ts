@@ -5,7 +5,8 @@ import '../core/koa-augment.ts';
 
 /**
  * Reads every request body once, before routing: refuses bodies over `limitBytes` with 413 before reading
- * them whole, refuses compressed bodies (no decompression bombs), and parses JSON. Routes then read
+ * them whole, refuses compressed bodies (no decompression bombs) and bodies nested too deeply, and parses JSON
+ * when a route first reads it (lazyJsonBody). Routes then read
  * `ctx.request.body` / `ctx.request.rawBody` and never touch the stream.
  */
 export function bodyMiddleware(limitBytes: number): Koa.Middleware {
@@ -29,14 +30,36 @@ export function bodyMiddleware(limitBytes: number): Koa.Middleware {
       // A deeply nested body parses fine but then overflows the stack of whatever walks it (canonical
       // JSON, structured clone to a worker): refuse it before parsing.
       if (jsonNestingExceeds(raw, MAX_JSON_DEPTH)) throw new BadRequestError(`request body is nested deeper than ${MAX_JSON_DEPTH} levels`);
-      try {
-        ctx.request.body = JSON.parse(raw.toString('utf8'));
-      } catch {
-        throw new BadRequestError('request body is not valid JSON');
-      }
+      lazyJsonBody(ctx.request, raw);
     }
     return next();
   };
+}
+
+/**
+ * `request.body` parses on first read (then keeps the value), with the same 400 for text that is not JSON. A route
+ * that hands the bytes on (Rekor's POST sends `rawBody` to a worker, which parses it there) never pays for a parse
+ * on the event loop; every route that reads `body` sees exactly what an eager parse gave.
+ */
+function lazyJsonBody(request: Koa.Request, raw: Buffer): void {
+  let parsed: { value: unknown } | undefined;
+  Object.defineProperty(request, 'body', {
+    configurable: true,
+    enumerable: true,
+    get() {
+      if (!parsed) {
+        try {
+          parsed = { value: JSON.parse(raw.toString('utf8')) };
+        } catch {
+          throw new BadRequestError('request body is not valid JSON');
+        }
+      }
+      return parsed.value;
+    },
+    set(value: unknown) {
+      parsed = { value };
+    },
+  });
 }
 
 /** Deeper than any upstream request shape (a DSSE in-toto statement is under 20). */

@@ -1,26 +1,35 @@
 import { parentPort } from 'node:worker_threads';
 import { SigstackError } from '../../core/errors.ts';
-import { canonicalizeProposedEntry } from './index.ts';
+import { ProposedEntryJson, canonicalizeProposedEntry } from './index.ts';
 
 /**
- * Worker side of the canonicalization pool: validates a proposed entry (including its signature check, the
- * costly part) and answers with the canonical body, or with the typed error's status, code and message so
+ * Worker side of the canonicalization pool: validates proposed entries (including the signature check, the
+ * costly part) and answers each with the canonical body, or with the typed error's status, code and message so
  * the main thread can rethrow the same error.
  */
-export interface WorkerRequest { id: number; proposed: unknown }
+/** `json`: the request's JSON text (ProposedEntryJson's bytes, transferred); else `proposed`, already parsed. */
+export interface WorkerRequest { id: number; proposed?: unknown; json?: Uint8Array }
 export type WorkerReply =
   | { id: number; ok: true; body: Uint8Array }
   | { id: number; ok: false; status: number; code: string; message: string };
 
-parentPort?.on('message', (req: WorkerRequest) => {
-  let reply: WorkerReply;
+function answer(req: WorkerRequest, transfer: ArrayBuffer[]): WorkerReply {
   try {
-    const body = canonicalizeProposedEntry(req.proposed);
-    reply = { id: req.id, ok: true, body };
+    const body = canonicalizeProposedEntry(req.json ? new ProposedEntryJson(req.json) : req.proposed);
+    // An exact-size copy, transferred: a small Buffer is a view into an 8 KiB pool slab, which postMessage
+    // would otherwise clone whole.
+    const exact = new Uint8Array(body);
+    transfer.push(exact.buffer);
+    return { id: req.id, ok: true, body: exact };
   } catch (e) {
-    reply = e instanceof SigstackError
+    return e instanceof SigstackError
       ? { id: req.id, ok: false, status: e.status, code: e.code, message: e.message }
       : { id: req.id, ok: false, status: 500, code: 'INTERNAL', message: 'entry canonicalization failed' };
   }
-  parentPort!.postMessage(reply);
+}
+
+parentPort?.on('message', (req: WorkerRequest) => {
+  const transfer: ArrayBuffer[] = [];
+  const reply = answer(req, transfer);
+  parentPort!.postMessage(reply, transfer);
 });

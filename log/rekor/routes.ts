@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type Koa from 'koa';
 import '../../core/koa-augment.ts';
 import { BadRequestError, ConflictError, NotFoundError, PayloadTooLargeError } from '../../core/errors.ts';
-import { canonicalizeProposedEntry } from '../kinds/index.ts';
+import { ProposedEntryJson, canonicalizeProposedEntry } from '../kinds/index.ts';
 import type { Canonicalize } from '../kinds/canonicalize-pool.ts';
 import { leafHash } from '../merkle/hash.ts';
 import type { RekorLogOptions } from './entries.ts';
@@ -49,8 +49,10 @@ export function rekorRouter(opts: RekorRouterOptions): Router {
   const router = new Router();
 
   router.post('/api/v1/log/entries', async (ctx) => {
-    if (ctx.request.body === undefined) throw new BadRequestError('request body must be a JSON proposed entry');
-    const leaf = await canonicalize(ctx.request.body);
+    const raw = ctx.request.rawBody;
+    if (!raw || raw.length === 0) throw new BadRequestError('request body must be a JSON proposed entry');
+    // the JSON text goes to the checker as it came: parsed once, on the worker (services/body.ts parses lazily)
+    const leaf = await canonicalize(new ProposedEntryJson(raw));
     // A C2SP tlog-tiles entry bundle prefixes each entry with a uint16 length: a longer entry could never be
     // mirrored through the tiles, so it is refused here rather than made unreadable there.
     if (leaf.length > MAX_TILE_ENTRY) {
