@@ -8,7 +8,7 @@ import { openMerkleLog } from '../log/merkle-log.ts';
 import { createCanonicalizePool } from '../log/kinds/canonicalize-pool.ts';
 import { rekorRouter } from '../log/rekor/routes.ts';
 import { verifyPrehashed } from '../log/kinds/prehashed-verify.ts';
-import { rekorIndexKeys } from '../log/rekor/index-keys.ts';
+import { rekorIndexKeys } from '../log/kinds/index-keys.ts';
 import { setPayloadBytes } from '../log/rekor/set.ts';
 import { serveRouters } from '../test/helpers/http.ts';
 import { certificateFor, toPem } from '../test/rekor/fixtures.ts';

@@ -49,7 +49,7 @@ interface AppendRequest {
   leaf: Buffer;
   leafHash: Buffer;
   extra: Buffer | null;
-  indexKeys: string[];
+  indexKeys: readonly string[];
 }
 
 function toBuffer(b: Uint8Array): Buffer {
@@ -67,6 +67,7 @@ class SqliteMerkleLog implements IndexedMerkleLog {
   readonly #nodes: NodeSource;
   readonly #clock: () => number;
   readonly #indexKeys: (leaf: Buffer) => string[];
+  readonly #indexed: boolean;
   readonly #queue: GroupCommitQueue<AppendRequest, AppendResult>;
   #frontier: Frontier;
   #root: Buffer;
@@ -76,6 +77,7 @@ class SqliteMerkleLog implements IndexedMerkleLog {
     this.#store = new SqliteStore(options.path, { pageSize: options.pageSize, migrationProgress: options.migrationProgress });
     this.#clock = options.clock ?? Date.now;
     this.#indexKeys = options.indexKeys ?? (() => []);
+    this.#indexed = options.indexKeys !== undefined;
     try {
       if (options.indexKeys) this.#store.backfillSearchIndex(options.indexKeys);
       this.#frontier = this.#loadFrontier();
@@ -89,14 +91,15 @@ class SqliteMerkleLog implements IndexedMerkleLog {
     this.#queue = new GroupCommitQueue((batch) => this.#commit(batch));
   }
 
-  append(leaf: Buffer, extra: Buffer | null = null): Promise<AppendResult> {
+  append(leaf: Buffer, extra: Buffer | null = null, precomputedKeys?: readonly string[]): Promise<AppendResult> {
     if (this.#closed) return Promise.reject(new Error('log is closed'));
     if (!(leaf instanceof Uint8Array)) return Promise.reject(new TypeError('leaf must be bytes'));
     if (extra !== null && !(extra instanceof Uint8Array)) return Promise.reject(new TypeError('extra must be bytes or null'));
     const bytes = copyBytes(leaf);
-    let indexKeys: string[];
+    let indexKeys: readonly string[];
     try {
-      indexKeys = this.#indexKeys(bytes);
+      // precomputed keys count only for a log that keeps a search index at all
+      indexKeys = this.#indexed ? precomputedKeys ?? this.#indexKeys(bytes) : [];
     } catch {
       indexKeys = []; // an indexer bug must not lose an append; the entry is still found by hash and index
     }

@@ -27,7 +27,11 @@ export interface MerkleLog {
    * Appends a leaf. Resolves only after the entry is committed durably (it survives kill -9 and power loss);
    * concurrent calls are grouped into one transaction. A leaf already present resolves with duplicate: true.
    */
-  append(leaf: Buffer, extra?: Buffer | null): Promise<AppendResult>;
+  /**
+   * `indexKeys`: the entry's search keys when the caller already computed them from this very leaf (Rekor computes
+   * them on the worker that built the body); otherwise the engine's own indexer runs on the event loop.
+   */
+  append(leaf: Buffer, extra?: Buffer | null, indexKeys?: readonly string[]): Promise<AppendResult>;
   /** Number of committed entries. */
   size(): number;
   /** Root hash of the tree of the first `treeSize` entries (default: current size). Empty tree: SHA-256(""). */

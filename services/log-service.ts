@@ -5,7 +5,7 @@ import { openMerkleLog, type IndexedMerkleLog } from '../log/merkle-log.ts';
 import { rekorRouter } from '../log/rekor/routes.ts';
 import type { FrozenShardOptions } from '../log/rekor/shards.ts';
 import { createCanonicalizePool } from '../log/kinds/canonicalize-pool.ts';
-import { rekorIndexKeys } from '../log/rekor/index-keys.ts';
+import { rekorIndexKeys } from '../log/kinds/index-keys.ts';
 import { CtLog } from '../log/ct/ct-log.ts';
 import { ctRouter } from '../log/ct/routes.ts';
 import { verifyCheckpoint } from '../log/checkpoint.ts';

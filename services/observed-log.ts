@@ -9,9 +9,9 @@ export function observedMerkleLog(log: MerkleLog, name: string, metrics: StackMe
   metrics.watchLogSize(name, () => log.size());
   const seconds = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e9;
   return {
-    async append(leaf, extra) {
+    async append(leaf, extra, indexKeys) {
       const t0 = process.hrtime.bigint();
-      const result = await log.append(leaf, extra);
+      const result = await log.append(leaf, extra, indexKeys);
       if (!result.duplicate) metrics.appendDuration.observe({ log: name }, seconds(t0));
       return result;
     },

@@ -16,14 +16,20 @@ import type { WorkerReply, WorkerRequest } from './canonicalize-worker-body.ts';
  * If a worker cannot start or dies, that request and every later one are canonicalized inline: slower, same result.
  */
 /** `proposed`: parsed JSON, or the request's JSON text as a ProposedEntryJson (parsed on the worker). */
-export type Canonicalize = (proposed: unknown) => Promise<Buffer>;
+export type Canonicalize = (proposed: unknown) => Promise<CanonicalEntry>;
+
+/** The canonical body, and its search keys (log/kinds/index-keys.ts) when they were computed with it. */
+export interface CanonicalEntry {
+  body: Buffer;
+  indexKeys?: string[];
+}
 
 export interface CanonicalizePool {
   canonicalize: Canonicalize;
   close(): Promise<void>;
 }
 
-interface Task { resolve: (b: Buffer) => void; reject: (e: unknown) => void; proposed: unknown }
+interface Task { resolve: (e: CanonicalEntry) => void; reject: (e: unknown) => void; proposed: unknown }
 
 class Slot {
   readonly tasks = new Map<number, Task>();
@@ -36,7 +42,7 @@ export function createCanonicalizePool(size = Math.max(1, Math.min(4, availableP
   let nextId = 0;
   let closed = false;
 
-  const inline = (proposed: unknown) => Promise.resolve().then(() => canonicalizeProposedEntry(proposed));
+  const inline = (proposed: unknown): Promise<CanonicalEntry> => Promise.resolve().then(() => ({ body: canonicalizeProposedEntry(proposed) }));
 
   function fail(slot: Slot): void {
     broken = true;
@@ -55,7 +61,7 @@ export function createCanonicalizePool(size = Math.max(1, Math.min(4, availableP
       if (!task) return;
       slot.tasks.delete(reply.id);
       if (slot.tasks.size === 0) worker.unref();
-      if (reply.ok) task.resolve(Buffer.from(reply.body.buffer, reply.body.byteOffset, reply.body.byteLength));
+      if (reply.ok) task.resolve({ body: Buffer.from(reply.body.buffer, reply.body.byteOffset, reply.body.byteLength), indexKeys: reply.indexKeys });
       else task.reject(new SigstackError(reply.status, reply.code, reply.message));
     });
     worker.on('error', () => fail(slot));
@@ -82,7 +88,7 @@ export function createCanonicalizePool(size = Math.max(1, Math.min(4, availableP
         broken = true;
         return inline(proposed);
       }
-      return new Promise<Buffer>((resolve, reject) => {
+      return new Promise<CanonicalEntry>((resolve, reject) => {
         const id = nextId++;
         slot.tasks.set(id, { resolve, reject, proposed });
         slot.worker.ref(); // in-flight work keeps the process alive until answered

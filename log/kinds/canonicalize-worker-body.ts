@@ -1,6 +1,7 @@
 import { parentPort } from 'node:worker_threads';
 import { SigstackError } from '../../core/errors.ts';
 import { ProposedEntryJson, canonicalizeProposedEntry } from './index.ts';
+import { rekorIndexKeys } from './index-keys.ts';
 
 /**
  * Worker side of the canonicalization pool: validates proposed entries (including the signature check, the
@@ -10,7 +11,7 @@ import { ProposedEntryJson, canonicalizeProposedEntry } from './index.ts';
 /** `json`: the request's JSON text (ProposedEntryJson's bytes, transferred); else `proposed`, already parsed. */
 export interface WorkerRequest { id: number; proposed?: unknown; json?: Uint8Array }
 export type WorkerReply =
-  | { id: number; ok: true; body: Uint8Array }
+  | { id: number; ok: true; body: Uint8Array; indexKeys: string[] }
   | { id: number; ok: false; status: number; code: string; message: string };
 
 function answer(req: WorkerRequest, transfer: ArrayBuffer[]): WorkerReply {
@@ -20,7 +21,8 @@ function answer(req: WorkerRequest, transfer: ArrayBuffer[]): WorkerReply {
     // would otherwise clone whole.
     const exact = new Uint8Array(body);
     transfer.push(exact.buffer);
-    return { id: req.id, ok: true, body: exact };
+    // the search keys too, from the body just made: the certificate parse they need stays off the event loop
+    return { id: req.id, ok: true, body: exact, indexKeys: rekorIndexKeys(body) };
   } catch (e) {
     return e instanceof SigstackError
       ? { id: req.id, ok: false, status: e.status, code: e.code, message: e.message }

@@ -1,12 +1,12 @@
 import { BadRequestError } from '../../core/errors.ts';
 import { parseVerifierKey } from '../kinds/verifier-key.ts';
 import { decodeBase64, readObject, readString } from '../kinds/strict-json.ts';
-import { emailKey, hashKey, publicKeyKey } from './index-keys.ts';
+import { emailKey, hashKey, publicKeyKey } from '../kinds/index-keys.ts';
 
 /**
  * POST /api/v1/index/retrieve (upstream SearchIndex): `{hash?, publicKey?: {format, content?, url?}, email?,
  * operator?: "and"|"or"}` -> array of entry UUIDs. Lookups are rows of the SQLite index written with each
- * append (log/rekor/index-keys.ts). GHSA-4c4x-jm2x-pf9j: `publicKey.url` was fetched by upstream (blind
+ * append (log/kinds/index-keys.ts). GHSA-4c4x-jm2x-pf9j: `publicKey.url` was fetched by upstream (blind
  * SSRF); here it is refused with 400, never fetched. Only x509 keys exist in this log's kinds.
  */
 export const MAX_INDEX_RESULTS = 10_000;

@@ -45,14 +45,14 @@ export function rekorRouter(opts: RekorRouterOptions): Router {
   const shards = new RekorShards(opts, opts.inactiveShards);
   const rekor = shards.active;
   const { log } = rekor;
-  const canonicalize: Canonicalize = opts.canonicalize ?? (async (proposed) => canonicalizeProposedEntry(proposed));
+  const canonicalize: Canonicalize = opts.canonicalize ?? (async (proposed) => ({ body: canonicalizeProposedEntry(proposed) }));
   const router = new Router();
 
   router.post('/api/v1/log/entries', async (ctx) => {
     const raw = ctx.request.rawBody;
     if (!raw || raw.length === 0) throw new BadRequestError('request body must be a JSON proposed entry');
     // the JSON text goes to the checker as it came: parsed once, on the worker (services/body.ts parses lazily)
-    const leaf = await canonicalize(new ProposedEntryJson(raw));
+    const { body: leaf, indexKeys } = await canonicalize(new ProposedEntryJson(raw));
     // A C2SP tlog-tiles entry bundle prefixes each entry with a uint16 length: a longer entry could never be
     // mirrored through the tiles, so it is refused here rather than made unreadable there.
     if (leaf.length > MAX_TILE_ENTRY) {
@@ -60,7 +60,7 @@ export function rekorRouter(opts: RekorRouterOptions): Router {
     }
     // Rekor checks only the active tree; a body already in a frozen tree is that entry, not a second one.
     const frozen = shards.inactive.length > 0 ? shards.frozenDuplicate(leafHash(leaf)) : undefined;
-    const { entry, duplicate } = frozen ? { entry: frozen.entry, duplicate: true } : await log.append(leaf);
+    const { entry, duplicate } = frozen ? { entry: frozen.entry, duplicate: true } : await log.append(leaf, null, indexKeys);
     const entryId = (frozen?.shard ?? rekor).entryId(entry);
     const location = `/api/v1/log/entries/${entryId}`;
     if (duplicate) {

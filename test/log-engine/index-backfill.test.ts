@@ -54,3 +54,15 @@ test('a backfill stopped midway resumes from its marker and indexes each entry o
   t.is(log.searchIndex('k:1', 100_000).length, 1667);
   t.is(log.searchIndex('k:2', 100_000).length, 1666);
 });
+
+test('keys computed by the caller are stored as given; a log without an indexer stores none', async (t) => {
+  const indexed = openMerkleLog({ path: tempDbPath(t), indexKeys: keysOf });
+  const plain = openMerkleLog({ path: tempDbPath(t) });
+  t.teardown(async () => { await indexed.close(); await plain.close(); });
+  const a = await indexed.append(Buffer.from('x first'), null, ['k:given']);
+  const b = await indexed.append(Buffer.from('x second'));
+  t.deepEqual(indexed.searchIndex('k:given', 10), [a.entry.index]);
+  t.deepEqual(indexed.searchIndex('k:x', 10), [b.entry.index], 'without keys the indexer runs');
+  await plain.append(Buffer.from('y'), null, ['k:given']);
+  t.deepEqual(plain.searchIndex('k:given', 10), []);
+});

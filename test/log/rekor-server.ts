@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { derToPem } from '../../core/pem.ts';
 import { generateSigner, type Signer } from '../../core/signer.ts';
 import { openMerkleLog, type IndexedMerkleLog } from '../../log/merkle-log.ts';
-import { rekorIndexKeys } from '../../log/rekor/index-keys.ts';
+import { rekorIndexKeys } from '../../log/kinds/index-keys.ts';
 import { rekorRouter } from '../../log/rekor/routes.ts';
 import { serveRouters } from '../helpers/http.ts';
 
