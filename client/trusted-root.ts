@@ -53,6 +53,12 @@ export interface TrustMaterial {
   /** By hex log id. */
   tlogs: Map<string, TrustedLog>;
   ctlogs: Map<string, TrustedLog>;
+  /**
+   * Logs of the root whose key type these checks cannot verify (Ed25519, P-384/SHA-384, ...: the public-good root
+   * lists Rekor v2's Ed25519 logs), by hex log id, with why: never used, so an entry or SCT of theirs is refused
+   * by name, while the rest of the root stays usable.
+   */
+  unusableLogs: Map<string, string>;
 }
 
 function fail(message: string): never {
@@ -94,7 +100,13 @@ function parseLog(log: TransparencyLogInstance, what: string): TrustedLog {
   // RSA-PSS logs need those checks to take the digest from the key, and are refused until they do.
   const expected = LOG_KEY_TYPES.get(key.keyDetails);
   if (!expected) {
-    fail(`${what}: keyDetails ${PublicKeyDetails[key.keyDetails] ?? key.keyDetails} is not supported for logs (${[...LOG_KEY_TYPES.keys()].map((k) => PublicKeyDetails[k]).join(', ')})`);
+    const reason = `keyDetails ${PublicKeyDetails[key.keyDetails] ?? key.keyDetails} is not supported for logs (${[...LOG_KEY_TYPES.keys()].map((k) => PublicKeyDetails[k]).join(', ')})`;
+    // A well-formed log of a named type the checks cannot verify is set aside, never used; anything malformed is
+    // refused. (Its logId is not checked against the key: Rekor v2's Ed25519 logs derive it as a C2SP note key id.)
+    const id = log.logId?.keyId;
+    const named = PublicKeyDetails[key.keyDetails] !== undefined && key.keyDetails !== PublicKeyDetails.PUBLIC_KEY_DETAILS_UNSPECIFIED;
+    if (named && id?.length === 32 && parsesAsKey(key.rawBytes)) throw new UnusableLog(Buffer.from(id).toString('hex'), `${what}: ${reason}`);
+    fail(`${what}: ${reason}`);
   }
   let publicKey: KeyObject;
   try {
@@ -114,12 +126,38 @@ function parseLog(log: TransparencyLogInstance, what: string): TrustedLog {
   return { baseUrl: log.baseUrl, host: url.host, logId: Buffer.from(logId), publicKey, validFor: timeWindow(key.validFor, what) };
 }
 
-function indexLogs(logs: TransparencyLogInstance[], kind: string): Map<string, TrustedLog> {
+function parsesAsKey(der: Uint8Array): boolean {
+  try {
+    createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Thrown by parseLog for a well-formed log whose key type cannot be verified here. */
+class UnusableLog extends Error {
+  constructor(readonly logIdHex: string, readonly reason: string) {
+    super(reason);
+  }
+}
+
+function indexLogs(logs: TransparencyLogInstance[], kind: string, unusable: Map<string, string>): Map<string, TrustedLog> {
   const byId = new Map<string, TrustedLog>();
+  const setAside = new Set<string>();
   logs.forEach((l, i) => {
-    const log = parseLog(l, `${kind}[${i}]`);
+    let log: TrustedLog;
+    try {
+      log = parseLog(l, `${kind}[${i}]`);
+    } catch (e) {
+      if (!(e instanceof UnusableLog)) throw e;
+      if (setAside.has(e.logIdHex) || byId.has(e.logIdHex)) fail(`${kind}[${i}]: duplicate log id ${e.logIdHex}`);
+      setAside.add(e.logIdHex);
+      unusable.set(e.logIdHex, e.reason);
+      return;
+    }
     const id = log.logId.toString('hex');
-    if (byId.has(id)) fail(`${kind}[${i}]: duplicate log id ${id}`);
+    if (byId.has(id) || setAside.has(id)) fail(`${kind}[${i}]: duplicate log id ${id}`);
     byId.set(id, log);
   });
   return byId;
@@ -175,7 +213,8 @@ export function parseTrustedRoot(input: unknown): TrustMaterial {
     chain: verifiedChain(ca.certChain?.certificates.map((c) => c.rawBytes) ?? [], `certificateAuthorities[${i}]`),
     validFor: timeWindow(ca.validFor, `certificateAuthorities[${i}]`),
   }));
-  return { cas, tlogs: indexLogs(root.tlogs, 'tlogs'), ctlogs: indexLogs(root.ctlogs, 'ctlogs') };
+  const unusableLogs = new Map<string, string>();
+  return { cas, tlogs: indexLogs(root.tlogs, 'tlogs', unusableLogs), ctlogs: indexLogs(root.ctlogs, 'ctlogs', unusableLogs), unusableLogs };
 }
 
 export interface SigningServices {

@@ -18,7 +18,10 @@ import { inWindow, type TrustedLog, type TrustMaterial } from '../trusted-root.t
 import type { BoundedCache } from './cache.ts';
 
 export function findLog(entry: Pick<ParsedTlogEntry, 'logId'>, trust: TrustMaterial): TrustedLog {
-  const log = trust.tlogs.get(entry.logId.toString('hex'));
+  const id = entry.logId.toString('hex');
+  const log = trust.tlogs.get(id);
+  const unusable = trust.unusableLogs.get(id);
+  if (!log && unusable) throw new VerificationError('TLOG', `the entry's log ${id} is in the trusted root but cannot be verified here: ${unusable}`);
   if (!log) throw new VerificationError('TLOG', `the entry's log id ${entry.logId.toString('hex')} is not a trusted transparency log`);
   return log;
 }

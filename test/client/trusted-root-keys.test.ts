@@ -2,7 +2,7 @@
  * Transparency log keys other than P-256 in trusted_root.json: the key types whose SET and checkpoint signatures
  * are SHA-256 based (ECDSA P-384/P-521 with SHA-256, RSA PKCS#1 v1.5 2048/3072/4096) are accepted, and a whole
  * bundle verifies against a log signing with them; a key that is not what its keyDetails says, and key types the
- * SHA-256 checks cannot verify (P-384/SHA-384, Ed25519, RSA-PSS), are refused when the trusted root is read.
+ * SHA-256 checks cannot verify (P-384/SHA-384, Ed25519, RSA-PSS) are set aside: never used, their entries refused by name.
  */
 import { createHash, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import test from 'ava';
@@ -13,7 +13,7 @@ import { EMAIL, ISSUER, refuses, TestPki } from './pki-fixture.ts';
 function signerOf(privateKey: KeyObject): Signer {
   const publicKey = createPublicKey(privateKey);
   const publicKeyDer = publicKey.export({ type: 'spki', format: 'der' });
-  return { publicKeyDer, keyId: createHash('sha256').update(publicKeyDer).digest(), publicKey, privateKey, sign: (d) => sign('sha256', d, privateKey) };
+  return { publicKeyDer, keyId: createHash('sha256').update(publicKeyDer).digest(), publicKey, privateKey, sign: (d) => sign(privateKey.asymmetricKeyType === 'ed25519' ? null : 'sha256', d, privateKey) };
 }
 
 /** A test PKI whose Rekor signs SETs and checkpoints with `logKey`, its trusted root labelling it `keyDetails`. */
@@ -57,8 +57,31 @@ test('a key that is not what its keyDetails says is refused', (t) => {
   refuses(t, label(keys.rsa2048, 'PKIX_ECDSA_P384_SHA_256'), 'TRUSTED_ROOT', /not the PKIX_ECDSA_P384_SHA_256 key/);
 });
 
-test('key types the SHA-256 checks cannot verify are refused by name, not half-used', (t) => {
+test('a log whose key type the SHA-256 checks cannot verify is set aside, never used: its entries are refused by name', (t) => {
   for (const [key, details] of [[keys.p384, 'PKIX_ECDSA_P384_SHA_384'], [keys.ed25519, 'PKIX_ED25519'], [keys.rsa2048, 'PKIX_RSA_PSS_2048_SHA256']] as const) {
-    refuses(t, () => createVerifier(pkiWithLogKey(key, details).root), 'TRUSTED_ROOT', new RegExp(`keyDetails ${details} is not supported for logs`));
+    const { pki, root } = pkiWithLogKey(key, details);
+    // alone, it leaves the root without a usable transparency log
+    refuses(t, () => createVerifier(root), 'TRUSTED_ROOT', /no transparency log/);
+    // beside a usable log (as the public-good root lists Rekor v2's Ed25519 log), the root is read and that log unused
+    const usable = new TestPki();
+    const both = structuredClone(root);
+    both.tlogs.push(usable.trustedRoot().tlogs[0]);
+    const verifier = createVerifier(both, { now: () => pki.now });
+    t.regex(verifier.trust.unusableLogs.values().next().value ?? '', new RegExp(`keyDetails ${details} is not supported for logs`));
+    const artifact = Buffer.from(`logged by a ${details} log`);
+    refuses(t, () => verifier.verify({ artifact, bundle: pki.sign(artifact), policy: { identity: EMAIL, issuer: ISSUER } }), 'TLOG', new RegExp(`cannot be verified here: tlogs\\[0\\]: keyDetails ${details}`));
   }
+});
+
+test('a set-aside log must still be well-formed: a key that does not parse, a short logId, or an unnamed key type refuses the root', (t) => {
+  const { root } = pkiWithLogKey(keys.ed25519, 'PKIX_ED25519');
+  const badKey = structuredClone(root);
+  badKey.tlogs[0].publicKey.rawBytes = Buffer.from('not a key').toString('base64');
+  refuses(t, () => createVerifier(badKey), 'TRUSTED_ROOT', /PKIX_ED25519 is not supported/);
+  const shortId = structuredClone(root);
+  shortId.tlogs[0].logId.keyId = Buffer.alloc(16, 1).toString('base64');
+  refuses(t, () => createVerifier(shortId), 'TRUSTED_ROOT', /PKIX_ED25519 is not supported/);
+  const unnamed = structuredClone(root);
+  unnamed.tlogs[0].publicKey.keyDetails = 'PUBLIC_KEY_DETAILS_UNSPECIFIED';
+  refuses(t, () => createVerifier(unnamed), 'TRUSTED_ROOT', /not supported for logs/);
 });

@@ -17,13 +17,19 @@ const a = layer.annotations as Record<string, string>;
 const IMAGE = 'sha256:d454b76c23edb9f9abf0541257dc0e92ee9c16df25d4676ec0946f6beae12ef5'; // from the .sig tag
 const payload = simpleSigningPayload('index.docker.io/salrashid123/server_image', IMAGE);
 
-/** Public-good trusted root, limited to what this verifier supports (ECDSA P-256 logs; not the Ed25519 Rekor v2 log). */
-function publicGoodRoot(): unknown {
+/** The public-good trusted root exactly as shipped (its Ed25519 Rekor v2 log is set aside by the parser, not refused). */
+function publicGoodRoot(): { tlogs: { publicKey: { keyDetails: string } }[] } {
   const seeds = createRequire(import.meta.url)('@sigstore/tuf/seeds.json') as Record<string, { targets: Record<string, string> }>;
-  const full = JSON.parse(Buffer.from(seeds['https://tuf-repo-cdn.sigstore.dev']!.targets['trusted_root.json']!, 'base64').toString());
-  const supported = (l: { publicKey: { keyDetails: string } }) => l.publicKey.keyDetails === 'PKIX_ECDSA_P256_SHA_256';
-  return { ...full, tlogs: full.tlogs.filter(supported), ctlogs: full.ctlogs.filter(supported) };
+  return JSON.parse(Buffer.from(seeds['https://tuf-repo-cdn.sigstore.dev']!.targets['trusted_root.json']!, 'base64').toString());
 }
+
+test('the public-good trusted root is read whole: its Ed25519 Rekor v2 log is set aside by name, the others are used', (t) => {
+  const root = publicGoodRoot();
+  t.true(root.tlogs.some((l) => l.publicKey.keyDetails === 'PKIX_ED25519'), 'the fixture still lists an Ed25519 log');
+  const trust = createVerifier(root).trust;
+  t.true([...trust.unusableLogs.values()].some((why) => /PKIX_ED25519 is not supported/.test(why)));
+  t.true(trust.tlogs.size > 0);
+});
 
 const sig = (over: Partial<Record<string, string>> = {}) => ({
   payload, signature: a['dev.cosignproject.cosign/signature']!, certificate: a['dev.sigstore.cosign/certificate']!,
