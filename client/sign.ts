@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { SerializedBundle } from '@sigstore/bundle';
 import { derToPem, pemToDerList } from '../core/pem.ts';
-import { generateSigner } from '../core/signer.ts';
+import { generateSigner, type Signer } from '../core/signer.ts';
 import { leafHash } from '../log/merkle/hash.ts';
 import { buildBundle } from './bundle.ts';
 import { array, base64, hex, object, ShapeError, string, uint } from './verify/strict-json.ts';
@@ -89,6 +89,25 @@ export async function postJson(fetchImpl: typeof fetch, step: 'CA' | 'log', url:
   }
 }
 
+/**
+ * The CA's certificate for `key` (Fulcio v2 signingCert, proof of possession over the token's challenge), checked
+ * before use: one PEM certificate with an embedded SCT, for exactly this key.
+ */
+export async function requestSigningCertificate(fetchImpl: typeof fetch, fulcioUrlIn: string, identityToken: string, challenge: string, key: Signer,
+  progress: (line: string) => void = () => {}): Promise<Buffer> {
+  const fulcioUrl = fulcioUrlIn.replace(/\/+$/, '');
+  const caResponse = await postJson(fetchImpl, 'CA', `${fulcioUrl}/api/v2/signingCert`, {
+    credentials: { oidcIdentityToken: identityToken },
+    publicKeyRequest: {
+      publicKey: { algorithm: 'ECDSA', content: derToPem(key.publicKeyDer, 'PUBLIC KEY') },
+      proofOfPossession: key.sign(Buffer.from(challenge, 'utf8')).toString('base64'),
+    },
+  });
+  const leafDer = leafFromCaResponse(caResponse, key.publicKeyDer);
+  progress(`Received a signing certificate for ${challenge} from ${fulcioUrl}`);
+  return leafDer;
+}
+
 function leafFromCaResponse(json: unknown, publicKeyDer: Buffer): Buffer {
   const r = json as { signedCertificateEmbeddedSct?: { chain?: { certificates?: unknown } }; signedCertificateDetachedSct?: unknown };
   if (!r?.signedCertificateEmbeddedSct) {
@@ -166,16 +185,7 @@ export async function signArtifact(opts: SignArtifactOptions): Promise<Serialize
 
   // The ephemeral key: generated here, used twice, never written anywhere.
   const key = generateSigner();
-  const fulcioUrl = opts.fulcioUrl.replace(/\/+$/, '');
-  const caResponse = await postJson(fetchImpl, 'CA', `${fulcioUrl}/api/v2/signingCert`, {
-    credentials: { oidcIdentityToken: opts.identityToken },
-    publicKeyRequest: {
-      publicKey: { algorithm: 'ECDSA', content: derToPem(key.publicKeyDer, 'PUBLIC KEY') },
-      proofOfPossession: key.sign(Buffer.from(challenge, 'utf8')).toString('base64'),
-    },
-  });
-  const leafDer = leafFromCaResponse(caResponse, key.publicKeyDer);
-  progress(`Received a signing certificate for ${challenge} from ${fulcioUrl}`);
+  const leafDer = await requestSigningCertificate(fetchImpl, opts.fulcioUrl, opts.identityToken, challenge, key, progress);
 
   const digest = createHash('sha256').update(opts.artifact).digest();
   const signature = key.sign(opts.artifact);

@@ -6,11 +6,11 @@
  * body we compute ourselves from what we proposed (log/kinds/dsse.ts, the same code the log runs).
  */
 import { createPublicKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
-import { derToPem, pemToDerList } from '../../core/pem.ts';
+import { derToPem } from '../../core/pem.ts';
 import { generateSigner } from '../../core/signer.ts';
 import { dsseBody, readDsseSpec } from '../../log/kinds/dsse.ts';
 import { preAuthEncoding } from '../../log/kinds/dsse-signature.ts';
-import { checkLogResponse, SigningError, tokenChallenge, type LoggedEntry } from '../sign.ts';
+import { checkLogResponse, postJson, requestSigningCertificate, SigningError, tokenChallenge, type LoggedEntry } from '../sign.ts';
 
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 
@@ -32,39 +32,11 @@ export interface SignedDsse {
   inclusionProof: LoggedEntry['proof'];
 }
 
-async function post(fetchImpl: typeof fetch, step: 'CA' | 'log', url: string, body: unknown): Promise<unknown> {
-  let res: Response;
-  try {
-    res = await fetchImpl(url, { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: JSON.stringify(body) });
-  } catch (e) {
-    throw new SigningError(step, `cannot reach ${url} (${(e as { cause?: Error }).cause?.message ?? (e as Error).message})`);
-  }
-  const text = await res.text();
-  if (!res.ok) throw new SigningError(step, `${url} said ${res.status}: ${text.slice(0, 300)}`);
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new SigningError(step, `${url} answered with a body that is not JSON`);
-  }
-}
-
 export async function signDsse(opts: { payload: Buffer; payloadType: string; identityToken: string; fulcioUrl: string; rekorUrl: string; fetch?: typeof fetch; onProgress?: (l: string) => void }): Promise<SignedDsse & { leafDer: Buffer }> {
   const fetchImpl = opts.fetch ?? fetch;
   const challenge = tokenChallenge(opts.identityToken);
   const key = generateSigner();
-  const fulcioUrl = opts.fulcioUrl.replace(/\/+$/, '');
-  const ca = await post(fetchImpl, 'CA', `${fulcioUrl}/api/v2/signingCert`, {
-    credentials: { oidcIdentityToken: opts.identityToken },
-    publicKeyRequest: {
-      publicKey: { algorithm: 'ECDSA', content: derToPem(key.publicKeyDer, 'PUBLIC KEY') },
-      proofOfPossession: key.sign(Buffer.from(challenge, 'utf8')).toString('base64'),
-    },
-  }) as { signedCertificateEmbeddedSct?: { chain?: { certificates?: unknown[] } } };
-  const first = ca?.signedCertificateEmbeddedSct?.chain?.certificates?.[0];
-  const ders = typeof first === 'string' ? pemToDerList(first) : [];
-  if (ders.length !== 1) throw new SigningError('CA', 'the response has no certificate with an embedded SCT');
-  const leafDer = ders[0]!;
-  opts.onProgress?.(`Received a signing certificate for ${challenge} from ${fulcioUrl}`);
+  const leafDer = await requestSigningCertificate(fetchImpl, opts.fulcioUrl, opts.identityToken, challenge, key, opts.onProgress);
 
   const signature = key.sign(preAuthEncoding(opts.payloadType, opts.payload));
   const logged = await logEnvelope(fetchImpl, opts.rekorUrl, opts.payload, opts.payloadType, signature, derToPem(leafDer), 'CA', opts.onProgress);
@@ -92,7 +64,7 @@ async function logEnvelope(fetchImpl: typeof fetch, rekorUrlIn: string, payload:
     throw new SigningError(blame, `the ${blame === 'CA' ? 'certificate' : 'key'} does not verify our own envelope (${(e as Error).message})`);
   }
   const rekorUrl = rekorUrlIn.replace(/\/+$/, '');
-  const entry = checkLogResponse(await post(fetchImpl, 'log', `${rekorUrl}/api/v1/log/entries`, { apiVersion: '0.0.1', kind: 'dsse', spec }), expected);
+  const entry = checkLogResponse(await postJson(fetchImpl, 'log', `${rekorUrl}/api/v1/log/entries`, { apiVersion: '0.0.1', kind: 'dsse', spec }), expected);
   onProgress?.(`Logged as entry ${entry.logIndex} in ${rekorUrl}`);
   return {
     envelope, payload, payloadType, signature, logIndex: entry.logIndex, logId: entry.logId, integratedTime: entry.integratedTime,
