@@ -4,14 +4,15 @@
  * digest and this signature, with an inclusion promise from a trusted log (checked before its time is used).
  * There is no identity to match: the key is the policy.
  */
-import { createHash, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import { VerificationError } from '../../core/errors.ts';
 import { pemToDerList } from '../../core/pem.ts';
 import type { TrustMaterial } from '../trusted-root.ts';
 import { readSetAndSignature, type DetachedVerification } from './cosign.ts';
 import { readHashedRekordBody } from './tlog-body.ts';
-import { checkIntegratedTime, findLog, verifySet } from './tlog.ts';
+import { verifyManagedKeyEntry } from './tlog.ts';
 import { failClosed } from './fail-closed.ts';
+import { signatureVerifies } from './signature.ts';
 
 function loggedKeyEntry(body: Buffer): { digest: Buffer; signature: Buffer; keyDer: Buffer } {
   const { digest, signature, publicKeyPem } = readHashedRekordBody(body, 16 * 1024);
@@ -27,16 +28,8 @@ export function verifyCosignKeySignature(trust: TrustMaterial, sig: { payload: U
     if (!logged.digest.equals(createHash('sha256').update(sig.payload).digest())) throw new VerificationError('TLOG_BODY', 'tlog entry body: the logged digest is not the SHA-256 of the payload');
     if (!logged.signature.equals(signature)) throw new VerificationError('TLOG_BODY', 'tlog entry body: the logged signature is not this signature');
     if (!logged.keyDer.equals(publicKey.export({ type: 'spki', format: 'der' }))) throw new VerificationError('TLOG_BODY', 'tlog entry body: the logged key is not the given key');
-    let ok = false;
-    try {
-      ok = cryptoVerify('sha256', sig.payload, publicKey, signature);
-    } catch {
-      ok = false;
-    }
-    if (!ok) throw new VerificationError('SIGNATURE', 'the signature does not verify over the payload with the given key');
-    const log = findLog(entry, trust);
-    verifySet(entry, log);
-    const timeMs = checkIntegratedTime(entry, log, nowMs, { notBefore: -Infinity, notAfter: Infinity });
+    if (!signatureVerifies(sig.payload, publicKey, signature)) throw new VerificationError('SIGNATURE', 'the signature does not verify over the payload with the given key');
+    const { log, timeMs } = verifyManagedKeyEntry(entry, trust, nowMs);
     return {
       identity: 'key', issuer: '', integratedTime: entry.integratedTime, logIndex: entry.logIndex,
       checks: [

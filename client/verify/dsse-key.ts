@@ -5,21 +5,20 @@
  * public key as its verifier; the one DSSE signature must verify with it; the SET must verify before its time
  * is used, and that time must be inside the log key's validity; then the statement's subject and predicate type.
  */
-import { createHash, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import { VerificationError } from '../../core/errors.ts';
 import { pemToDerList } from '../../core/pem.ts';
 import type { TrustMaterial } from '../trusted-root.ts';
 import { checkStatement, parseDsseBody, preAuthEncoding, readSignedEnvelope, type AttestationExpectation, type VerifiedAttestation } from './dsse.ts';
-import { checkIntegratedTime, findLog, verifySet } from './tlog.ts';
+import { verifyManagedKeyEntry } from './tlog.ts';
 import { failClosed } from './fail-closed.ts';
+import { managedKeyDer, signatureVerifies } from './signature.ts';
 
 const PUBLIC_KEY_PEM = /^-----BEGIN PUBLIC KEY-----\n(?:[A-Za-z0-9+/=]{1,64}\n)+-----END PUBLIC KEY-----\n?$/;
 
 export function verifyDsseKeyAttestation(trust: TrustMaterial, att: { envelope: Buffer; bundle?: string }, expect: AttestationExpectation, publicKey: KeyObject, nowMs = Date.now()): VerifiedAttestation {
   return failClosed(() => {
-    if (publicKey?.type !== 'public' || publicKey.asymmetricKeyType !== 'ec' || publicKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-      throw new VerificationError('POLICY', 'the verification key must be an ECDSA P-256 public key');
-    }
+    const expectedKeyDer = managedKeyDer(publicKey);
     const { entry, env } = readSignedEnvelope(att);
     const logged = parseDsseBody(entry.canonicalizedBody);
     const fail = (m: string): never => {
@@ -30,17 +29,9 @@ export function verifyDsseKeyAttestation(trust: TrustMaterial, att: { envelope: 
     if (logged.signature !== env.sigText) fail('the logged signature is not the envelope\'s');
     if (!PUBLIC_KEY_PEM.test(logged.verifier)) fail('the logged verifier is not a single PEM public key (a certificate is not a managed key)');
     const loggedKey = pemToDerList(logged.verifier, 'PUBLIC KEY');
-    if (loggedKey.length !== 1 || !loggedKey[0]!.equals(publicKey.export({ type: 'spki', format: 'der' }))) fail('the logged verifier is not the given key');
-    let ok = false;
-    try {
-      ok = cryptoVerify('sha256', preAuthEncoding(env.payloadType, env.payload), publicKey, env.signature);
-    } catch {
-      ok = false;
-    }
-    if (!ok) throw new VerificationError('SIGNATURE', 'the DSSE signature does not verify with the given key');
-    const log = findLog(entry, trust);
-    verifySet(entry, log);
-    const timeMs = checkIntegratedTime(entry, log, nowMs, { notBefore: -Infinity, notAfter: Infinity });
+    if (loggedKey.length !== 1 || !loggedKey[0]!.equals(expectedKeyDer)) fail('the logged verifier is not the given key');
+    if (!signatureVerifies(preAuthEncoding(env.payloadType, env.payload), publicKey, env.signature)) throw new VerificationError('SIGNATURE', 'the DSSE signature does not verify with the given key');
+    const { log, timeMs } = verifyManagedKeyEntry(entry, trust, nowMs);
     const statement = checkStatement(env.payload, expect);
     return {
       identity: 'key', issuer: '', integratedTime: entry.integratedTime, logIndex: entry.logIndex, statement,

@@ -6,7 +6,7 @@
  * cannot be read is an error, not a skipped check (GHSA-w6c6-c85g-mmv6).
  * Exactly one signature: with several, "which one vouches" would be left to chance (TOB-SIGSTORE-9).
  */
-import { createHash, verify as cryptoVerify } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { VerificationError } from '../../core/errors.ts';
 import { pemToDerList } from '../../core/pem.ts';
 import type { TrustMaterial } from '../trusted-root.ts';
@@ -16,6 +16,7 @@ import { compilePolicy, type Policy } from './identity.ts';
 import { loadLeaf, type LeafState } from './leaf.ts';
 import { array, base64, hex, literal, object, ShapeError, string } from './strict-json.ts';
 import { failClosed } from './fail-closed.ts';
+import { signatureVerifies } from './signature.ts';
 
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 const STATEMENT_TYPES = ['https://in-toto.io/Statement/v0.1', 'https://in-toto.io/Statement/v1'];
@@ -149,13 +150,7 @@ export function bindEnvelope(logged: LoggedDsse, env: ParsedEnvelope, leaf: Leaf
   if (logged.signature !== env.sigText) throw new VerificationError('TLOG_BODY', 'tlog entry body: the logged signature is not the envelope\'s');
   const loggedCert = pemToDerList(logged.verifier);
   if (loggedCert.length !== 1 || !loggedCert[0]!.equals(leafDer)) throw new VerificationError('TLOG_BODY', 'tlog entry body: the logged verifier is not this certificate');
-  let ok = false;
-  try {
-    ok = cryptoVerify('sha256', preAuthEncoding(env.payloadType, env.payload), leaf.publicKey, env.signature);
-  } catch {
-    ok = false;
-  }
-  if (!ok) throw new VerificationError('SIGNATURE', 'the DSSE signature does not verify with the certificate key');
+  if (!signatureVerifies(preAuthEncoding(env.payloadType, env.payload), leaf.publicKey, env.signature)) throw new VerificationError('SIGNATURE', 'the DSSE signature does not verify with the certificate key');
   return 'tlog entry: a dsse 0.0.1 entry of this payload, signature and certificate; the one DSSE signature verifies with the certificate key';
 }
 

@@ -9,15 +9,15 @@
  * time is not in the future and inside the log key's validity; the inclusion proof and checkpoint; the signature
  * over the artifact with the given key. The hint is unauthenticated, so it decides nothing: it is reported.
  */
-import { createHash, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import { VerificationError } from '../../core/errors.ts';
 import { parseKeyBundle, type ParsedKeyBundle } from '../bundle.ts';
 import type { TrustMaterial } from '../trusted-root.ts';
 import type { BoundedCache } from './cache.ts';
-import { artifactDigest, verifyMessageDigest } from './signature.ts';
+import { artifactDigest, managedKeyDer, signatureVerifies, verifyMessageDigest } from './signature.ts';
 import { base64, ShapeError } from './strict-json.ts';
 import { readHashedRekordBody } from './tlog-body.ts';
-import { checkIntegratedTime, findLog, verifyInclusion, verifySet, type VerifiedCheckpoint } from './tlog.ts';
+import { verifyInclusion, verifyManagedKeyEntry, type VerifiedCheckpoint } from './tlog.ts';
 
 export interface KeyVerifyRequest {
   artifact: Uint8Array;
@@ -37,13 +37,6 @@ export interface KeyVerificationResult {
 
 /** One PEM public key and nothing else, in the line layout every Sigstore client writes. */
 const PUBLIC_KEY_PEM = /^-----BEGIN PUBLIC KEY-----\n((?:[A-Za-z0-9+/=]{1,64}\n)+)-----END PUBLIC KEY-----\n?$/;
-
-function keyDer(publicKey: KeyObject): Buffer {
-  if (publicKey?.type !== 'public' || publicKey.asymmetricKeyType !== 'ec' || publicKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-    throw new VerificationError('POLICY', 'the verification key must be an ECDSA P-256 public key');
-  }
-  return publicKey.export({ type: 'spki', format: 'der' });
-}
 
 function parse(bundle: unknown): ParsedKeyBundle {
   try {
@@ -76,7 +69,7 @@ function verifyKeyTlogBody(body: Buffer, digest: Buffer, signature: Buffer, expe
 export function verifyKeyBundle(trust: TrustMaterial, request: KeyVerifyRequest, nowMs: number, checkpoints: BoundedCache<string, VerifiedCheckpoint>): KeyVerificationResult {
   const { artifact, bundle, publicKey } = request;
   if (!(artifact instanceof Uint8Array)) throw new VerificationError('POLICY', 'the artifact must be bytes');
-  const expectedKeyDer = keyDer(publicKey);
+  const expectedKeyDer = managedKeyDer(publicKey);
   const hint = createHash('sha256').update(expectedKeyDer).digest('base64');
   const b = parse(bundle);
   const entry = b.tlogEntry;
@@ -88,22 +81,13 @@ export function verifyKeyBundle(trust: TrustMaterial, request: KeyVerifyRequest,
   verifyKeyTlogBody(entry.canonicalizedBody, digest, b.signature, expectedKeyDer);
   checks.push('tlog entry: its digest, signature and public key are the artifact\'s, the bundle\'s and exactly the given key');
 
-  const log = findLog(entry, trust);
-  verifySet(entry, log);
+  const { log, timeMs } = verifyManagedKeyEntry(entry, trust, nowMs);
   checks.push(`inclusion promise (SET): signed by the transparency log ${log.baseUrl}`);
-  // A managed key has no validity window of its own: only the log key's bounds the time.
-  const timeMs = checkIntegratedTime(entry, log, nowMs, { notBefore: -Infinity, notAfter: Infinity });
   checks.push(`integrated time: ${new Date(timeMs).toISOString()}, not in the future, within the log key's validity`);
   verifyInclusion(entry, log, checkpoints);
   checks.push(`inclusion proof: entry ${entry.logIndex} is in the tree of size ${entry.inclusionProof.treeSize}, whose checkpoint the log signed`);
 
-  let ok = false;
-  try {
-    ok = cryptoVerify('sha256', artifact, publicKey, b.signature);
-  } catch {
-    ok = false; // malformed DER signature
-  }
-  if (!ok) throw new VerificationError('SIGNATURE', 'the signature does not verify over the artifact with the given key');
+  if (!signatureVerifies(artifact, publicKey, b.signature)) throw new VerificationError('SIGNATURE', 'the signature does not verify over the artifact with the given key');
   checks.push('signature: verifies over the artifact with the given public key');
   checks.push(b.keyHint === hint ? `key hint: ${hint}, the given key's` : `key hint: ${JSON.stringify(b.keyHint.slice(0, 100))} is not the given key's ${hint} (the hint is unauthenticated and decides nothing)`);
   return { keyHint: hint, integratedTime: entry.integratedTime, logIndex: entry.logIndex, checks };

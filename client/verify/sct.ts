@@ -6,7 +6,7 @@
  * (sigstore-go#350). SCTs from logs the trusted root does not list are skipped; an SCT from a trusted log that
  * does not verify fails the bundle; at least one distinct trusted log must have vouched (GHSA-9vcr-p3rj-q5q6).
  */
-import { createHash, verify as cryptoVerify } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import { rawDer } from './der.ts';
 import { VerificationError } from '../../core/errors.ts';
@@ -14,6 +14,7 @@ import { ENTRY_TYPE_PRECERT, HASH_SHA256, parseSctList, sctSignedData, SIG_ECDSA
 import { inWindow, type TrustedCaCertificate, type TrustedLog } from '../trusted-root.ts';
 import type { LeafState } from './leaf.ts';
 import { octetStringExtension } from './x509.ts';
+import { signatureVerifies } from './signature.ts';
 
 export const SCT_LIST_OID = '1.3.6.1.4.1.11129.2.4.2';
 /** At most this many SCTs are looked at: a certificate carries one per CT log, a handful at most. */
@@ -84,13 +85,7 @@ export function verifyScts(leaf: LeafState, issuer: TrustedCaCertificate, ctlogs
     if (!log || !inWindow(log.validFor, Number(sct.timestamp))) continue;
     if (sct.hashAlgorithm !== HASH_SHA256 || sct.signatureAlgorithm !== SIG_ECDSA) fail(`SCT from CT log ${log.baseUrl} uses an unsupported algorithm`);
     const signed = sctSignedData(sct.timestamp, { type: ENTRY_TYPE_PRECERT, issuerKeyHash, tbsCertificate }, sct.extensions);
-    let ok = false;
-    try {
-      ok = cryptoVerify('sha256', signed, log.publicKey, sct.signature);
-    } catch {
-      ok = false;
-    }
-    if (!ok) fail(`SCT from CT log ${log.baseUrl} does not verify for this certificate`);
+    if (!signatureVerifies(signed, log.publicKey, sct.signature)) fail(`SCT from CT log ${log.baseUrl} does not verify for this certificate`);
     verified.add(id);
   }
   if (verified.size === 0) fail('no SCT from a trusted CT log valid at its timestamp');

@@ -14,12 +14,23 @@ export function verifyMessageDigest(messageDigest: Buffer, digest: Buffer): void
   if (!messageDigest.equals(digest)) throw new VerificationError('DIGEST', "the bundle's message digest is not the SHA-256 of the artifact");
 }
 
-export function verifyMessageSignature(artifact: Uint8Array, signature: Buffer, key: KeyObject): void {
-  let ok = false;
+/** Whether `signature` verifies over `data` with `key` and SHA-256; a malformed signature is a plain false, never a throw. */
+export function signatureVerifies(data: Uint8Array, key: KeyObject, signature: Uint8Array): boolean {
   try {
-    ok = cryptoVerify('sha256', artifact, key, signature);
+    return cryptoVerify('sha256', data, key, signature);
   } catch {
-    ok = false; // malformed DER signature
+    return false;
   }
-  if (!ok) throw new VerificationError('SIGNATURE', 'the signature does not verify over the artifact with the certificate key');
+}
+
+export function verifyMessageSignature(artifact: Uint8Array, signature: Buffer, key: KeyObject): void {
+  if (!signatureVerifies(artifact, key, signature)) throw new VerificationError('SIGNATURE', 'the signature does not verify over the artifact with the certificate key');
+}
+
+/** The DER of a managed verification key (`--key`), which must be an ECDSA P-256 public key. */
+export function managedKeyDer(publicKey: KeyObject): Buffer {
+  if (publicKey?.type !== 'public' || publicKey.asymmetricKeyType !== 'ec' || publicKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    throw new VerificationError('POLICY', 'the verification key must be an ECDSA P-256 public key');
+  }
+  return publicKey.export({ type: 'spki', format: 'der' });
 }

@@ -8,7 +8,6 @@
  *    signed by the log key under the log's name (key hint = log id[0:4], rekor#2214), must be for exactly that
  *    tree size and root (rekor#1092, exact bytes: rekor#2861).
  */
-import { verify as cryptoVerify } from 'node:crypto';
 import { VerificationError } from '../../core/errors.ts';
 import { verifyCheckpoint } from '../../log/checkpoint.ts';
 import { leafHash } from '../../log/merkle/hash.ts';
@@ -16,6 +15,7 @@ import { rootFromInclusionProof } from '../../log/merkle/verify.ts';
 import type { ParsedTlogEntry } from '../bundle.ts';
 import { inWindow, type TrustedLog, type TrustMaterial } from '../trusted-root.ts';
 import type { BoundedCache } from './cache.ts';
+import { signatureVerifies } from './signature.ts';
 
 export function findLog(entry: Pick<ParsedTlogEntry, 'logId'>, trust: TrustMaterial): TrustedLog {
   const id = entry.logId.toString('hex');
@@ -37,13 +37,7 @@ function setPayload(entry: SetFields): Buffer {
 }
 
 export function verifySet(entry: SetFields & Pick<ParsedTlogEntry, 'signedEntryTimestamp'>, log: TrustedLog): void {
-  let ok = false;
-  try {
-    ok = cryptoVerify('sha256', setPayload(entry), log.publicKey, entry.signedEntryTimestamp);
-  } catch {
-    ok = false;
-  }
-  if (!ok) throw new VerificationError('SET', 'the inclusion promise (SET) does not verify for this entry with the log key');
+  if (!signatureVerifies(setPayload(entry), log.publicKey, entry.signedEntryTimestamp)) throw new VerificationError('SET', 'the inclusion promise (SET) does not verify for this entry with the log key');
 }
 
 /** After the SET verified: the integrated time (ms) is plausible for this log and this certificate. */
@@ -57,6 +51,16 @@ export function checkIntegratedTime(entry: Pick<ParsedTlogEntry, 'integratedTime
   if (!inWindow(keyWindow, t)) throw new VerificationError('TIME', `the integrated time ${iso} is outside the log key's validity`);
   if (t < leaf.notBefore || t > leaf.notAfter) throw new VerificationError('TIME', `the integrated time ${iso} is outside the signing certificate's validity`);
   return t;
+}
+
+/**
+ * An entry signed with a managed key: the SET from the trusted log it names, verified before its time is used, then
+ * that time. A managed key has no validity window of its own, so only the log key's bounds the time.
+ */
+export function verifyManagedKeyEntry(entry: SetFields & Pick<ParsedTlogEntry, 'signedEntryTimestamp'>, trust: TrustMaterial, nowMs: number): { log: TrustedLog; timeMs: number } {
+  const log = findLog(entry, trust);
+  verifySet(entry, log);
+  return { log, timeMs: checkIntegratedTime(entry, log, nowMs, { notBefore: -Infinity, notAfter: Infinity }) };
 }
 
 export interface VerifiedCheckpoint {
