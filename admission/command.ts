@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { VerdictCache } from './verdict-cache.ts';
 
 function usage(message: string): never {
   process.stderr.write(`Error: ${message}\nRun "sigstack serve-admission --help" for usage.\n`);
@@ -45,7 +46,6 @@ export function register(program: Command): void {
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
     .action(async (opts: AdmissionCliOptions) => {
       const { parsePolicy } = await import('./policy.ts');
-      const { VerdictCache } = await import('./verdict-cache.ts');
       const { startAdmissionServer } = await import('./server.ts');
       const { createVerifier } = await import('../client/verify/index.ts');
       const { credentialsFromDockerConfig, loadDockerConfig } = await import('../client/oci/credentials.ts');
@@ -79,13 +79,12 @@ export function register(program: Command): void {
  * at most, not once per image of every admission request. Failures are not remembered (the next request retries).
  */
 export function cachedCredentials<T>(lookup: (registry: string) => T, ttlMs = 60_000, now: () => number = Date.now): (registry: string) => T {
-  const cache = new Map<string, { value: T; until: number }>();
+  const cache = new VerdictCache<{ value: T }>(256, ttlMs, now); // boxed: "no credentials" is an answer too
   return (registry) => {
     const hit = cache.get(registry);
-    if (hit && hit.until > now()) return hit.value;
+    if (hit) return hit.value;
     const value = lookup(registry);
-    if (cache.size >= 256) cache.clear();
-    cache.set(registry, { value, until: now() + ttlMs });
+    cache.set(registry, { value });
     return value;
   };
 }

@@ -8,8 +8,9 @@ export interface Verdict {
   message: string;
 }
 
-export class VerdictCache {
-  readonly #entries = new Map<string, { verdict: Verdict; expires: number }>();
+/** Bounded (least recently used goes first), each value expiring after the TTL; also caches registry credentials. */
+export class VerdictCache<V = Verdict> {
+  readonly #entries = new Map<string, { verdict: V; expires: number }>();
   hits = 0;
   misses = 0;
 
@@ -17,7 +18,7 @@ export class VerdictCache {
     if (!(max >= 1) || !(ttlMs >= 0)) throw new Error('verdict cache: size must be at least 1 and the TTL not negative');
   }
 
-  get(key: string): Verdict | undefined {
+  get(key: string): V | undefined {
     const e = this.#entries.get(key);
     if (!e || e.expires <= this.now()) {
       if (e) this.#entries.delete(key);
@@ -30,7 +31,7 @@ export class VerdictCache {
     return e.verdict;
   }
 
-  set(key: string, verdict: Verdict): void {
+  set(key: string, verdict: V): void {
     this.#entries.delete(key);
     this.#entries.set(key, { verdict, expires: this.now() + this.ttlMs });
     while (this.#entries.size > this.max) this.#entries.delete(this.#entries.keys().next().value!);
