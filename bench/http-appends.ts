@@ -1,22 +1,17 @@
 import { createHash, generateKeyPairSync, randomBytes, sign, verify, createPublicKey, X509Certificate } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
 import { generateSigner } from '../core/signer.ts';
-import { openMerkleLog } from '../log/merkle-log.ts';
-import { createCanonicalizePool } from '../log/kinds/canonicalize-pool.ts';
-import { rekorRouter } from '../log/rekor/routes.ts';
 import { verifyPrehashed } from '../log/kinds/prehashed-verify.ts';
-import { rekorIndexKeys } from '../log/kinds/index-keys.ts';
 import { setPayloadBytes } from '../log/rekor/set.ts';
-import { serveRouters } from '../test/helpers/http.ts';
+import { startBenchServer } from './server-process.ts';
 import { certificateFor, toPem } from '../test/rekor/fixtures.ts';
 import type { Row } from './table.ts';
 
 /**
- * Durable appends/s through HTTP: Rekor `POST /api/v1/log/entries` with valid hashedrekord proposals, served
- * in this process behind the real body and error middleware, signature checks on the worker pool as served, over keep-alive connections (one per client).
+ * Durable appends/s through HTTP: Rekor `POST /api/v1/log/entries` with valid hashedrekord proposals to a real
+ * `sigstack serve` in its own process (bench/server-process.ts), over keep-alive connections (one per client).
  * Each proposal is keyless-shaped: its own key and certificate (as Fulcio issues one per signing), so no
  * per-key or per-certificate cache can help; the engine keeps the search index as services/log-service.ts opens it.
  * Baselines: the engine in process at the same concurrency (what parsing, the signature check, canonical JSON,
@@ -35,33 +30,33 @@ function proposals(count: number): string[] {
   });
 }
 
-export async function httpRate(path: string, clients: number, total: number): Promise<number> {
-  const log = openMerkleLog({ path, indexKeys: rekorIndexKeys });
-  const pool = createCanonicalizePool(); // as services/log-service.ts serves it
-  const server = await serveRouters(rekorRouter({ log, signer: generateSigner(), treeId: '1', signerName: 'bench', canonicalize: pool.canonicalize }));
+export async function httpRate(clients: number, total: number, cpu?: (pid: number, phase: 'start' | 'end') => void): Promise<number> {
+  const server = await startBenchServer();
   const agent = new Agent({ connections: clients, pipelining: 1 });
-  const bodies = proposals(total);
-  // start the workers (each loads tsx and the kinds) before the clock starts
-  await Promise.all(Array.from({ length: 8 }, (_, i) => pool.canonicalize(JSON.parse(bodies[i % total]!))));
-  let next = 0;
-  let failures = 0;
-  const start = performance.now();
-  await Promise.all(Array.from({ length: clients }, async () => {
-    while (next < total) {
-      const res = await request(`${server.url}/api/v1/log/entries`, {
-        method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body: bodies[next++]!,
-      });
-      await res.body.dump();
-      if (res.statusCode !== 201) failures++;
-    }
-  }));
-  const seconds = (performance.now() - start) / 1000;
-  await agent.close();
-  await server.close();
-  await pool.close();
-  await log.close();
-  if (failures > 0) throw new Error(`${failures} of ${total} POSTs were not 201`);
-  return total / seconds;
+  const bodies = proposals(total + 8);
+  const post = async (body: string) => {
+    const res = await request(`${server.url}/api/v1/log/entries`, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body });
+    await res.body.dump();
+    return res.statusCode;
+  };
+  try {
+    // warm the server's workers (each loads tsx and the kinds) before the clock starts
+    await Promise.all(bodies.slice(total).map(post));
+    let next = 0;
+    let failures = 0;
+    cpu?.(server.pid, 'start');
+    const start = performance.now();
+    await Promise.all(Array.from({ length: clients }, async () => {
+      while (next < total) if ((await post(bodies[next++]!)) !== 201) failures++;
+    }));
+    cpu?.(server.pid, 'end');
+    const seconds = (performance.now() - start) / 1000;
+    if (failures > 0) throw new Error(`${failures} of ${total} POSTs were not 201`);
+    return total / seconds;
+  } finally {
+    await agent.close();
+    await server.close();
+  }
 }
 
 /** What one hashedrekord signature check costs: the prehashed check the log runs vs node:crypto hashing the message. */
@@ -111,13 +106,13 @@ export function cryptoCeiling(quick: boolean): { oneCore: number; cores: number;
   return { oneCore, cores: oneCore * coreCount, coreCount, verifyUs, signUs };
 }
 
-export async function httpAppendRows(dir: string, quick: boolean, engine: Map<number, number>): Promise<Row[]> {
+export async function httpAppendRows(quick: boolean, engine: Map<number, number>): Promise<Row[]> {
   const rows: Row[] = [];
   const ceiling = cryptoCeiling(quick);
   const ceilingRows: Row[] = [];
   for (const clients of [1, 16, 128]) {
     const total = clients === 1 ? (quick ? 100 : 500) : quick ? 800 : 4000;
-    const rate = await httpRate(join(dir, `http-${clients}.db`), clients, total);
+    const rate = await httpRate(clients, total);
     rows.push({
       name: `durable appends, Rekor HTTP POST hashedrekord, ${clients} client${clients > 1 ? 's' : ''}`,
       value: rate, unit: 'appends/s', baseline: engine.get(clients), baselineName: `engine in process, ${clients} client${clients > 1 ? 's' : ''}`,

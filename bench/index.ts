@@ -41,7 +41,7 @@ try {
     const appends = await step('durable appends through the engine vs raw SQLite', () => appendRows(dir, quick));
     rows.push(...appends);
     const engineByClients = new Map(appends.map((r) => [Number(/(\d+) client/.exec(r.name)![1]), r.value]));
-    rows.push(...await step('durable appends through Rekor HTTP POSTs', () => httpAppendRows(dir, quick, engineByClients)));
+    rows.push(...await step('durable appends through Rekor HTTP POSTs', () => httpAppendRows(quick, engineByClients)));
     rows.push(...await step('hashedrekord signature check cost', () => signatureCheckRows(quick)));
     rows.push(...await step('proof latency at 1,000 and at the largest size', () => proofRows(dir, quick, say)));
     rows.push(...await step('offline bundle verification', () => verifyRows(quick)));

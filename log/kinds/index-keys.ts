@@ -1,4 +1,5 @@
-import { X509Certificate, createHash } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { certificateSubjectAltName } from './verifier-key.ts';
 
 /**
  * The search keys of a canonical Rekor body, for POST /api/v1/index/retrieve. Read from the body the log
@@ -33,12 +34,7 @@ function hashOf(h: unknown): string[] {
 
 /** Subject identities of a certificate's SAN: emails and URIs (node prints `email:a@b, URI:https://...`). */
 function certificateIdentities(pem: string): string[] {
-  let san: string | undefined;
-  try {
-    san = new X509Certificate(pem).subjectAltName;
-  } catch {
-    return [];
-  }
+  const san = certificateSubjectAltName(pem);
   if (!san) return [];
   const out: string[] = [];
   for (const part of san.split(/, (?=[A-Za-z ]+:)/)) {

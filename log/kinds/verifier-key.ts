@@ -13,6 +13,29 @@ export interface VerifierKey {
   canonicalPem: string;
 }
 
+/**
+ * subjectAltName of the certificates parsed last, by canonical PEM: the search keys of an entry
+ * (index-keys.ts) are computed right after its body, from the same PEM, and a certificate parse costs as much
+ * as the signature check (~170 µs: OpenSSL decodes the key with it). Bounded; a miss just parses again.
+ */
+const recentSubjectAltNames = new Map<string, string | undefined>();
+const RECENT_LIMIT = 64;
+
+function rememberSubjectAltName(pem: string, san: string | undefined): void {
+  if (recentSubjectAltNames.size >= RECENT_LIMIT) recentSubjectAltNames.delete(recentSubjectAltNames.keys().next().value!);
+  recentSubjectAltNames.set(pem, san);
+}
+
+/** The certificate's subjectAltName as node prints it (`email:a@b, URI:...`); undefined when it has none or cannot be parsed. */
+export function certificateSubjectAltName(pem: string): string | undefined {
+  if (recentSubjectAltNames.has(pem)) return recentSubjectAltNames.get(pem);
+  try {
+    return new X509Certificate(pem).subjectAltName;
+  } catch {
+    return undefined;
+  }
+}
+
 export function parseVerifierKey(pemBytes: Buffer, path: string): VerifierKey {
   const { type, der } = parseSinglePem(pemBytes, path);
   if (type === 'CERTIFICATE') {
@@ -24,7 +47,9 @@ export function parseVerifierKey(pemBytes: Buffer, path: string): VerifierKey {
     }
     // OpenSSL stops at the end of the outer SEQUENCE; refuse trailing bytes so the stored PEM is exactly it.
     if (!cert.raw.equals(der)) throw new BadRequestError(`${path} certificate has trailing data`);
-    return { publicKey: cert.publicKey, canonicalPem: encodePem('CERTIFICATE', der) };
+    const canonicalPem = encodePem('CERTIFICATE', der);
+    rememberSubjectAltName(canonicalPem, cert.subjectAltName);
+    return { publicKey: cert.publicKey, canonicalPem };
   }
   if (type === 'PUBLIC KEY') {
     let publicKey: KeyObject;

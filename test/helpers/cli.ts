@@ -29,10 +29,10 @@ export function runCli(args: string[], opts: { env?: Record<string, string>; inp
 }
 
 /** Starts `sigstack serve ...` in a child process and resolves once it prints its ready line. */
-export function startServer(args: string[]): Promise<{ child: ChildProcess; url: string; readyMs: number; output: () => string }> {
+export function startServer(args: string[], opts: { nodeArgs?: string[] } = {}): Promise<{ child: ChildProcess; url: string; readyMs: number; output: () => string }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--port', '0', '--log-level', 'warn', ...args], {
+    const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', CLI, 'serve', '--port', '0', '--log-level', 'warn', ...args], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
