@@ -42,7 +42,12 @@ export interface IssuedCertificate {
   issuerType: string;
 }
 
-export class CertificateAuthority {
+/** What the CA's routes call: a CertificateAuthority, or a pool of them on worker threads (services/ca-workers.ts). */
+export interface CertificateIssuer {
+  issue(body: unknown, bearerToken?: string): Promise<IssuedCertificate>;
+}
+
+export class CertificateAuthority implements CertificateIssuer {
   readonly issuerConfig: IssuerConfig;
   private readonly tokens: TokenVerifier;
   private readonly authority: IssuingAuthority;

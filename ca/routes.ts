@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import '../core/koa-augment.ts';
-import type { CertificateAuthority } from './issue.ts';
+import type { CertificateIssuer } from './issue.ts';
 import type { IssuerConfig, IssuerSettings } from './issuers.ts';
 import { legacyToV2Request } from './request.ts';
 
@@ -44,7 +44,7 @@ function legacyPemChain(pems: string[]): string {
   return pems.map((p) => `${p}\n`).join('').trim();
 }
 
-export function caRouter(ca: CertificateAuthority, info: { chainPem: string[]; issuerConfig: IssuerConfig }): Router {
+export function caRouter(ca: CertificateIssuer, info: { chainPem: string[]; issuerConfig: IssuerConfig }): Router {
   const router = new Router();
   const trustBundle = { chains: [{ certificates: info.chainPem }] };
   const configuration = configurationJson(info.issuerConfig);

@@ -1,23 +1,32 @@
-import * as asn1js from 'asn1js';
+import type * as asn1js from 'asn1js';
 
 /**
  * Already-encoded DER placed in a tree that asn1js encodes, kept byte for byte: the CA assembles each
  * certificate from parts encoded once at start-up, and the CT log rebuilds a precertificate TBS from the
  * submitted bytes. asn1js still writes every header (tag and length) around these parts.
- * asn1js's own RawData returns its bytes but does not write them into the writer its parent passes
- * (asn1js 3.1), so a SEQUENCE of plain RawData would encode as empty: this subclass writes them.
+ * A constructed block encodes its children by calling only their `toBER(sizeOnly, writer)`, so this is a plain
+ * object with that one method. (It was a subclass of asn1js's RawData, whose own toBER does not write into the
+ * parent's writer; V8 could never settle on optimized code for that subclass and recompiled it on background
+ * threads without end, about half a millisecond of CPU per certificate issued.)
  */
-class RawDer extends asn1js.RawData {
-  override toBER(sizeOnly?: boolean, writer?: asn1js.ViewWriter): ArrayBuffer {
-    const bytes = super.toBER(sizeOnly);
-    writer?.write(bytes);
-    return bytes;
+class RawDer {
+  /** Exactly the DER, as the ArrayBuffer asn1js's writer takes (copied once: `der` may view a larger buffer). */
+  readonly #bytes: ArrayBuffer;
+
+  constructor(der: Uint8Array) {
+    // Uint8Array's slice copies; a Buffer's own slice would only view the same (pooled) memory
+    this.#bytes = Uint8Array.prototype.slice.call(der).buffer;
+  }
+
+  toBER(_sizeOnly?: boolean, writer?: asn1js.ViewWriter): ArrayBuffer {
+    writer?.write(this.#bytes);
+    return this.#bytes;
   }
 }
 
 /** `der` as an element of an asn1js tree (a SEQUENCE's child); the caller must not mutate `der` afterwards. */
 export function rawDer(der: Uint8Array): asn1js.BaseBlock {
-  return new RawDer({ data: der }) as unknown as asn1js.BaseBlock;
+  return new RawDer(der) as unknown as asn1js.BaseBlock;
 }
 
 /** Encodes an asn1js tree as a Buffer (no copy of asn1js's output). */

@@ -105,6 +105,7 @@ export async function startStack(cfg: ServeConfig, logger: Logger = createLogger
     }
   } catch (err) {
     server.close();
+    await ca?.close();
     await log?.close();
     throw err;
   }
@@ -179,6 +180,7 @@ export async function startStack(cfg: ServeConfig, logger: Logger = createLogger
         const timer = setTimeout(() => server.closeAllConnections(), 10_000);
         await closed;
         clearTimeout(timer);
+        await ca?.close();
         await log?.close(); // commits the pending batch, then closes the databases
       })()),
   };

@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, type KeyObject } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
@@ -10,6 +11,7 @@ import { caRouter } from '../ca/routes.ts';
 import type { SctSource } from '../ca/sct-source.ts';
 import { derToPem } from '../core/pem.ts';
 import { loadCaHistory, loadOrCreateCa } from './ca-files.ts';
+import { createIssuingPool } from './ca-workers.ts';
 import { loadOrCreateKey, probeKey } from './keys.ts';
 import { readMeta, writeMeta } from './meta.ts';
 import { DEV_ISSUER_KINDS, devIssuerRouter, devIssuerUrls, type DevIssuerKind } from './dev-issuer.ts';
@@ -25,6 +27,8 @@ export interface CaService {
   issuerConfig: IssuerConfig;
   /** Readiness: the issuing key signs a probe that verifies with the intermediate certificate's key. */
   probeKey(): string;
+  /** Stops the issuing workers (after the server has finished its requests). */
+  close(): Promise<void>;
 }
 
 /**
@@ -95,7 +99,20 @@ export async function createCaService(opts: {
     sctSource: opts.sctSource,
   });
   const intermediateKey = new X509Certificate(chainDer[0]!).publicKey;
-  routers.push(caRouter(ca, { chainPem: chainDer.map((d) => derToPem(d)), issuerConfig }));
+  // Issuance on worker threads when there is a core to spare and the key can be shared with them (a PKCS#11
+  // key cannot: its getter throws) and the configuration can be copied to them; else on this thread.
+  let privateKey: KeyObject | undefined;
+  try {
+    privateKey = intermediate.privateKey;
+    structuredClone(issuerConfig);
+  } catch {
+    privateKey = undefined;
+  }
+  const cores = availableParallelism();
+  const pool = privateKey && cores > 1
+    ? createIssuingPool({ size: Math.min(4, cores), issuerConfig, intermediateKey: privateKey, chainDer, sctSource: opts.sctSource, inline: ca })
+    : undefined;
+  routers.push(caRouter(pool ?? ca, { chainPem: chainDer.map((d) => derToPem(d)), issuerConfig }));
   return {
     routers,
     chainDer,
@@ -107,5 +124,6 @@ export async function createCaService(opts: {
       probeKey('CA intermediate', intermediate, intermediateKey);
       return `CA chain of ${chainDer.length} loaded; its issuing key signs and verifies`;
     },
+    close: async () => pool?.close(),
   };
 }

@@ -1,6 +1,6 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { createHash, createPublicKey, ECDH, generateKeyPairSync, verify } from 'node:crypto';
+import { createHash, createPublicKey, ECDH, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
   AlgorithmIdentifier, Certificate, Extension, Extensions, KeyUsageFlags, Name, SubjectPublicKeyInfo, TBSCertificate, Validity, Version,
@@ -15,7 +15,8 @@ import {
   renderFulcioExtensions, sctListExtension, subjectAltNameExtension, subjectKeyIdExtension, toArrayBuffer, toX509Extension,
   type CertExtension, type SubjectAltName,
 } from '../../ca/extensions.ts';
-import { spkiOf } from '../../ca/pop.ts';
+import { proveKeyPossession, spkiOf } from '../../ca/pop.ts';
+import { BadRequestError } from '../../core/errors.ts';
 
 /**
  * The leaf is assembled from DER parts cached at start-up and parts encoded by asn1js (ca/certificate.ts). Here
@@ -120,5 +121,24 @@ test('spkiOf gives exactly what node:crypto exports, for uncompressed and compre
     const cspki = Buffer.concat([prefix, compressed]);
     const ckey = createPublicKey({ key: cspki, format: 'der', type: 'spki' });
     t.deepEqual(spkiOf(ckey, cspki), ckey.export({ type: 'spki', format: 'der' }));
+  }
+});
+
+test('proof of possession: a canonical P-256 key (imported from its point) certifies exactly what node exports; a point off the curve is a 400', (t) => {
+  const pemOf = (der: Buffer) => `-----BEGIN PUBLIC KEY-----\n${der.toString('base64')}\n-----END PUBLIC KEY-----\n`;
+  for (let i = 0; i < 4; i++) {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const der = publicKey.export({ type: 'spki', format: 'der' });
+    const proof = sign('sha256', Buffer.from('alice@example.com'), privateKey);
+    for (const content of [pemOf(der), der.toString('latin1')]) {
+      t.deepEqual(proveKeyPossession({ kind: 'publicKey', content, proof }, 'alice@example.com'), der);
+      t.throws(() => proveKeyPossession({ kind: 'publicKey', content, proof }, 'mallory@example.com'), { instanceOf: BadRequestError });
+    }
+    // y + 1 is not on the curve: the coordinate import refuses it as the DER import would
+    const bad = Buffer.from(der);
+    bad[bad.length - 1] = bad[bad.length - 1]! ^ 1;
+    t.throws(() => createPublicKey({ key: bad, format: 'der', type: 'spki' }));
+    const err = t.throws(() => proveKeyPossession({ kind: 'publicKey', content: pemOf(bad), proof }, 'alice@example.com'), { instanceOf: BadRequestError });
+    t.regex(err!.message, /public key supplied in the request could not be parsed/);
   }
 });
