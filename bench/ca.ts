@@ -100,8 +100,9 @@ export async function runCaBench({ quick }: { quick: boolean }): Promise<Row[]> 
     const issued = result['2xx'];
     if (result.non2xx > 0 || result.errors > 0) throw new Error(`${result.non2xx} non-2xx answers and ${result.errors} errors during the CA bench`);
     const perSecond = issued / (result.duration || 1);
-    const baseline = signRate(quick ? 500 : 2000);
-    const verifies = verifyRate(quick ? 500 : 2000);
+    // each crypto rate measured twice after the load, the faster kept (the host's speed drifts)
+    const baseline = Math.max(signRate(quick ? 500 : 2000), signRate(quick ? 500 : 2000));
+    const verifies = Math.max(verifyRate(quick ? 500 : 2000), verifyRate(quick ? 500 : 2000));
     const ceiling = cryptoCeiling(baseline, verifies);
     return [
       { name: `CA certificates/s, ${CLIENTS} clients, cached JWKS (autocannon, real server)`, value: perSecond, unit: 'ops/s', baseline, baselineName: 'node:crypto P-256 signs/s, 1 core' },

@@ -113,24 +113,29 @@ export function cryptoCeiling(quick: boolean): { oneCore: number; cores: number;
 
 export async function httpAppendRows(quick: boolean, engine: Map<number, number>): Promise<Row[]> {
   const rows: Row[] = [];
-  const ceiling = cryptoCeiling(quick);
-  const ceilingRows: Row[] = [];
+  const rates: [number, number][] = [];
+  // The ceiling is measured before and after each HTTP run and the fastest kept: on a host whose speed drifts
+  // (other tenants), one measurement taken at a quiet moment would flatter or harm every ratio alike.
+  let ceiling = cryptoCeiling(quick);
   for (const clients of [1, 16, 128]) {
     const total = clients === 1 ? (quick ? 100 : 500) : quick ? 800 : 4000;
     const rate = await httpRate(clients, total);
+    rates.push([clients, rate]);
     rows.push({
       name: `durable appends, Rekor HTTP POST hashedrekord, ${clients} client${clients > 1 ? 's' : ''}`,
       value: rate, unit: 'appends/s', baseline: engine.get(clients), baselineName: `engine in process, ${clients} client${clients > 1 ? 's' : ''}`,
     });
-    ceilingRows.push({
-      name: `durable appends, Rekor HTTP POST hashedrekord, ${clients} client${clients > 1 ? 's' : ''}, against the pure-crypto ceiling`,
-      value: rate, unit: 'appends/s', baseline: ceiling.cores, baselineName: `verify + SET sign, ${ceiling.coreCount} cores`,
-    });
+    const again = cryptoCeiling(quick);
+    if (again.oneCore > ceiling.oneCore) ceiling = again;
   }
+  const ceilingRows: Row[] = rates.map(([clients, rate]) => ({
+    name: `durable appends, Rekor HTTP POST hashedrekord, ${clients} client${clients > 1 ? 's' : ''}, against the pure-crypto ceiling`,
+    value: rate, unit: 'appends/s', baseline: ceiling.cores, baselineName: `verify + SET sign, ${ceiling.coreCount} cores`,
+  }));
   const end = ceilingRows.at(-1)!;
   return [
     ...rows,
-    { name: `pure-crypto ceiling per append, 1 core (verify ${ceiling.verifyUs.toFixed(0)} µs + SET sign ${ceiling.signUs.toFixed(0)} µs)`, value: ceiling.oneCore, unit: 'appends/s' },
+    { name: `pure-crypto ceiling per append, 1 core, fastest of 4 measurements (verify ${ceiling.verifyUs.toFixed(0)} µs + SET sign ${ceiling.signUs.toFixed(0)} µs)`, value: ceiling.oneCore, unit: 'appends/s' },
     ...ceilingRows,
     { ...end, name: `${end.name.replace(', against the pure-crypto ceiling', '')}, against the 1-core crypto ceiling`, baseline: ceiling.oneCore, baselineName: 'verify + SET sign, 1 core' },
   ];
