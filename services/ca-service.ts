@@ -100,11 +100,11 @@ export async function createCaService(opts: {
   });
   const intermediateKey = new X509Certificate(chainDer[0]!).publicKey;
   // Issuance on worker threads when there is a core to spare and the key can be shared with them (a PKCS#11
-  // key cannot: its getter throws) and the configuration can be copied to them; else on this thread.
+  // key cannot: its getter throws); else on this thread. A configuration that cannot be copied to a worker
+  // makes the worker's start fail, and the pool then issues on this thread (core/worker-pool.ts).
   let privateKey: KeyObject | undefined;
   try {
     privateKey = intermediate.privateKey;
-    structuredClone(issuerConfig);
   } catch {
     privateKey = undefined;
   }

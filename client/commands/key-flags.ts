@@ -69,36 +69,31 @@ export async function newKeyPassword(): Promise<string> {
   return first;
 }
 
-/** The decrypted cosign.key at `path`; exits through `usage` when it cannot be read or decrypted. */
-export async function readSigningKey(path: string, usage: (m: string) => never): Promise<KeyObject> {
-  const { decryptPrivateKey } = await import('../oci/cosign-key.ts');
+/** The PEM at `path` turned into a key by `parse`; exits through `usage`, naming the file, when either fails. */
+async function readKeyFile(path: string, what: string, parse: (pem: string) => KeyObject | Promise<KeyObject>, usage: (m: string) => never): Promise<KeyObject> {
   let pem: string;
   try {
     pem = readFileSync(path, 'utf8');
   } catch (e) {
-    usage(`cannot read the key ${path}: ${(e as Error).message}`);
+    usage(`cannot read the ${what} ${path}: ${(e as Error).message}`);
   }
   try {
-    return decryptPrivateKey(pem, await keyPassword());
+    return await parse(pem);
   } catch (e) {
     usage(`${path}: ${(e as Error).message}`);
   }
 }
 
+/** The decrypted cosign.key at `path`; exits through `usage` when it cannot be read or decrypted. */
+export async function readSigningKey(path: string, usage: (m: string) => never): Promise<KeyObject> {
+  const { decryptPrivateKey } = await import('../oci/cosign-key.ts');
+  return readKeyFile(path, 'key', async (pem) => decryptPrivateKey(pem, await keyPassword()), usage);
+}
+
 /** The public key (cosign.pub) at `path`; exits through `usage` when it is not one P-256 PEM public key. */
 export async function readVerifyKey(path: string, usage: (m: string) => never): Promise<KeyObject> {
   const { readPublicKey } = await import('../oci/cosign-key.ts');
-  let pem: string;
-  try {
-    pem = readFileSync(path, 'utf8');
-  } catch (e) {
-    usage(`cannot read the public key ${path}: ${(e as Error).message}`);
-  }
-  try {
-    return readPublicKey(pem);
-  } catch (e) {
-    usage(`${path}: ${(e as Error).message}`);
-  }
+  return readKeyFile(path, 'public key', readPublicKey, usage);
 }
 
 /** With --key the key is the policy: identity flags belong to certificates, and mixing them is refused. */
