@@ -6,6 +6,7 @@ import {
   KeyIdentifier, KeyUsage, OtherName, SubjectPublicKeyInfo,
 } from '@peculiar/asn1-x509';
 import { encode, rawDer } from '../core/raw-der.ts';
+import { canonicalP256Point } from './p256-spki.ts';
 
 /**
  * Certificate extensions: the standard ones of the Fulcio profile and Sigstore's own OIDs
@@ -106,6 +107,8 @@ export function extensionDer(ext: CertExtension): Buffer {
 
 /** The subjectPublicKey BIT STRING contents of a DER SubjectPublicKeyInfo (parsed by asn1js, not by hand). */
 export function subjectPublicKeyBits(spkiDer: Buffer): Buffer {
+  const point = canonicalP256Point(spkiDer); // the common case, without an ASN.1 parse
+  if (point) return Buffer.from(point);
   const { offset, result } = asn1js.fromBER(spkiDer, { parseEmbedded: false });
   const key = offset === spkiDer.length && result instanceof asn1js.Sequence ? result.valueBlock.value[1] : undefined;
   if (!(key instanceof asn1js.BitString) || key.valueBlock.unusedBits !== 0) throw new Error('not a DER SubjectPublicKeyInfo');

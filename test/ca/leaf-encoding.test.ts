@@ -99,8 +99,19 @@ test('extensionDer equals asn1-x509 Extension encoding, critical or not', (t) =>
   }), { numRuns: 200 });
 });
 
-test('keyIdentifier (asn1js) equals the SHA-1 of asn1-x509 subjectPublicKey, and refuses what is not an SPKI', (t) => {
-  for (const spki of keys) {
+/** The same P-256 key with its point compressed (a form the canonical-prefix fast paths must not take). */
+function compressedSpki(spki: Buffer): Buffer {
+  const point = spki.subarray(spki.length - 65);
+  const compressed = ECDH.convertKey(point, 'prime256v1', undefined, undefined, 'compressed') as Buffer;
+  const prefix = Buffer.from(spki.subarray(0, spki.length - 65));
+  prefix[1] = prefix[1]! - 32;
+  prefix[prefix.length - 2] = 34; // BIT STRING length
+  return Buffer.concat([prefix, compressed]);
+}
+
+test('keyIdentifier equals the SHA-1 of asn1-x509 subjectPublicKey (canonical P-256 by its prefix, other forms parsed), and refuses what is not an SPKI', (t) => {
+  const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ type: 'spki', format: 'der' });
+  for (const spki of [...keys, ...keys.map(compressedSpki), p384]) {
     t.deepEqual(keyIdentifier(spki), createHash('sha1').update(Buffer.from(AsnConvert.parse(spki, SubjectPublicKeyInfo).subjectPublicKey)).digest());
   }
   t.throws(() => keyIdentifier(Buffer.from([0x30, 0x00])));
@@ -113,12 +124,7 @@ test('spkiOf gives exactly what node:crypto exports, for uncompressed and compre
     t.deepEqual(spkiOf(key, spki), key.export({ type: 'spki', format: 'der' }));
     t.deepEqual(spkiOf(key, undefined), key.export({ type: 'spki', format: 'der' }));
     // A compressed point: node re-exports it compressed, and so must we (no fast path for it).
-    const point = spki.subarray(spki.length - 65);
-    const compressed = ECDH.convertKey(point, 'prime256v1', undefined, undefined, 'compressed') as Buffer;
-    const prefix = Buffer.from(spki.subarray(0, spki.length - 65));
-    prefix[1] = prefix[1]! - 32;
-    prefix[prefix.length - 2] = 34; // BIT STRING length
-    const cspki = Buffer.concat([prefix, compressed]);
+    const cspki = compressedSpki(spki);
     const ckey = createPublicKey({ key: cspki, format: 'der', type: 'spki' });
     t.deepEqual(spkiOf(ckey, cspki), ckey.export({ type: 'spki', format: 'der' }));
   }
