@@ -90,7 +90,7 @@ export class CertificateAuthority implements CertificateIssuer {
     // The operator's issuance policy (403 naming the rule) comes before any key or certificate work.
     enforceClaimPolicy(token.settings.policy, token.claims, token.issuer);
     const principal = principalFromToken(token);
-    const publicKeyDer = proveKeyPossession(request.key, principal.name);
+    const publicKeyDer = await proveKeyPossession(request.key, principal.name);
 
     const draft = draftLeaf(this.authority, { publicKeyDer, san: principal.san, extensions: principal.extensions, now: this.clock() });
     const precertDer = createPrecertificate(this.authority, draft);

@@ -1,4 +1,4 @@
-import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { KeyObject, createPublicKey, verify, webcrypto } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificationRequest } from '@peculiar/asn1-csr';
 import { BadRequestError } from '../core/errors.ts';
@@ -45,16 +45,14 @@ function submittedSpki(content: string): Buffer | undefined {
 
 /**
  * A canonical P-256 key (named curve, uncompressed point: what every client sends) as a KeyObject, imported
- * from its coordinates: OpenSSL 3 decodes a DER or PEM key through its generic decoders at two to three times
- * the cost of a signature check, the JWK import sets the point directly (and still refuses a point off the
- * curve). Undefined when `spki` is any other form, which then goes through the generic import.
+ * from its point: OpenSSL 3 decodes a DER or PEM key through its generic decoders at twice the cost of a
+ * signature check; WebCrypto's raw import sets the point directly (~20% cheaper than a JWK import) and still
+ * refuses a point off the curve. Undefined when `spki` is any other form, which then goes through the generic import.
  */
-function importCanonicalP256(spki: Buffer): KeyObject | undefined {
+async function importCanonicalP256(spki: Buffer): Promise<KeyObject | undefined> {
   const point = canonicalP256Point(spki);
   if (!point) return undefined;
-  const x = point.subarray(1, 33).toString('base64url');
-  const y = point.subarray(33).toString('base64url');
-  return createPublicKey({ key: { kty: 'EC', crv: 'P-256', x, y }, format: 'jwk' });
+  return KeyObject.from(await webcrypto.subtle.importKey('raw', point, { name: 'ECDSA', namedCurve: 'P-256' }, true, ['verify']));
 }
 
 /** The key the client sent, and its DER when that DER is already what the certificate should carry. */
@@ -64,16 +62,16 @@ interface SubmittedKey {
 }
 
 /** PEM (any `PUBLIC KEY` block), else the content's bytes as DER SubjectPublicKeyInfo, as upstream's ParsePublicKey. */
-function readSubmittedKey(content: string): SubmittedKey {
+async function readSubmittedKey(content: string): Promise<SubmittedKey> {
   const submitted = submittedSpki(content);
+  let fast: KeyObject | undefined;
   try {
-    const fast = submitted && importCanonicalP256(submitted);
-    if (fast) return { key: fast, canonicalSpki: submitted };
+    fast = submitted && (await importCanonicalP256(submitted));
   } catch {
     throw new BadRequestError(INVALID_PUBLIC_KEY); // a point off the curve
   }
-  const key = parsePublicKey(content);
-  return { key, canonicalSpki: undefined };
+  if (fast) return { key: fast, canonicalSpki: submitted };
+  return { key: parsePublicKey(content), canonicalSpki: undefined };
 }
 
 /**
@@ -134,9 +132,9 @@ export function keyFromCsr(pem: Buffer): KeyObject {
  * Checks possession of the key in `request` for `principalName` and returns the DER SubjectPublicKeyInfo to
  * certify (re-exported by node:crypto, so only a well-formed, uncompressed key reaches the certificate).
  */
-export function proveKeyPossession(request: KeyRequest, principalName: string): Buffer {
+export async function proveKeyPossession(request: KeyRequest, principalName: string): Promise<Buffer> {
   if (request.kind === 'csr') return spkiOf(keyFromCsr(request.csr), undefined);
-  const { key, canonicalSpki } = readSubmittedKey(request.content);
+  const { key, canonicalSpki } = await readSubmittedKey(request.content);
   // a key imported from P-256 coordinates is P-256; asking OpenSSL again costs ~25 µs per fresh key
   if (!canonicalSpki) requireP256(key);
   checkSignature(key, Buffer.from(principalName, 'utf8'), request.proof, INVALID_SIGNATURE);
