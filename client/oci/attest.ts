@@ -22,7 +22,7 @@ import { parseReference, repositoryName } from './reference.ts';
 import { parseJson, RegistryClient } from './registry.ts';
 import { IN_TOTO_PAYLOAD_TYPE, signDsse, signDsseWithKey } from './sign-dsse.ts';
 import { appendAttachment, caChainPem, resolveImage } from './sign-image.ts';
-import { ImageVerificationError, noneVerified, signerOf } from './verify-image.ts';
+import { ImageVerificationError, noneVerified, signerOf, verifyEach, type CandidateFailure } from './verify-image.ts';
 
 /** cosign's --type names and the predicate type URIs they stand for; any other value must be a URI. */
 export const PREDICATE_TYPES: Record<string, string> = {
@@ -136,33 +136,23 @@ export async function verifyImageAttestations(opts: VerifyAttestationOptions): P
   if (layers.length === 0 && referrers.length === 0) throw new ImageVerificationError('no-signatures', `no attestations found for ${reference}`);
   const now = opts.now ?? Date.now;
   const verified: VerifiedImageAttestation[] = [];
-  const failures: { error: Error; signer?: { identity: string; issuer: string } }[] = [];
+  const failures: CandidateFailure[] = [];
+  const expect = { sha256: digest.slice('sha256:'.length), predicateType };
   // Every layer is verified: the predicate type is checked on the verified statement, never on the annotation alone.
-  for (const layer of layers) {
+  await verifyEach(layers, async (layer): Promise<VerifiedImageAttestation> => {
     const a = layer.annotations ?? {};
-    try {
-      if (layer.size > MAX_ATTESTATION) throw new VerificationError('BUNDLE', `attestation of ${layer.size} bytes is over the limit`);
-      const envelope = await client.getBlob(ref.repository, layer.digest, MAX_ATTESTATION);
-      const expect = { sha256: digest.slice('sha256:'.length), predicateType };
-      const r = opts.publicKey
-        ? verifyDsseKeyAttestation(opts.trust, { envelope, bundle: a[ANNOTATION_BUNDLE] }, expect, opts.publicKey, now())
-        : verifyDsseAttestation(opts.trust, { envelope, certificate: a[ANNOTATION_CERTIFICATE] ?? '', chain: a[ANNOTATION_CHAIN], bundle: a[ANNOTATION_BUNDLE] }, expect, opts.policy, now());
-      verified.push({ statement: r.statement, identity: r.identity, issuer: r.issuer, logIndex: r.logIndex, checks: r.checks });
-    } catch (e) {
-      if (e instanceof VerificationError && e.code === 'POLICY') throw e;
-      failures.push({ error: e as Error, signer: signerOf(a[ANNOTATION_CERTIFICATE]) });
-    }
-  }
+    if (layer.size > MAX_ATTESTATION) throw new VerificationError('BUNDLE', `attestation of ${layer.size} bytes is over the limit`);
+    const envelope = await client.getBlob(ref.repository, layer.digest, MAX_ATTESTATION);
+    const r = opts.publicKey
+      ? verifyDsseKeyAttestation(opts.trust, { envelope, bundle: a[ANNOTATION_BUNDLE] }, expect, opts.publicKey, now())
+      : verifyDsseAttestation(opts.trust, { envelope, certificate: a[ANNOTATION_CERTIFICATE] ?? '', chain: a[ANNOTATION_CHAIN], bundle: a[ANNOTATION_BUNDLE] }, expect, opts.policy, now());
+    return { statement: r.statement, identity: r.identity, issuer: r.issuer, logIndex: r.logIndex, checks: r.checks };
+  }, (layer) => signerOf(layer.annotations?.[ANNOTATION_CERTIFICATE]), verified, failures);
   // Referrer bundles carry certificates (keyless); with --key they are not the key's, as in verify-image.
-  for (const r of opts.publicKey ? [] : referrers) {
-    try {
-      const v = verifyDsseBundle(opts.trust, r.bundle, { sha256: digest.slice('sha256:'.length), predicateType }, opts.policy, now());
-      verified.push({ statement: v.statement, identity: v.identity, issuer: v.issuer, logIndex: v.logIndex, checks: v.checks });
-    } catch (e) {
-      if (e instanceof VerificationError && e.code === 'POLICY') throw e;
-      failures.push({ error: e as Error });
-    }
-  }
+  await verifyEach(opts.publicKey ? [] : referrers, (r): VerifiedImageAttestation => {
+    const v = verifyDsseBundle(opts.trust, r.bundle, expect, opts.policy, now());
+    return { statement: v.statement, identity: v.identity, issuer: v.issuer, logIndex: v.logIndex, checks: v.checks };
+  }, () => undefined, verified, failures);
   if (verified.length === 0) {
     const wrongType = failures.filter((f) => f.error instanceof VerificationError && f.error.code === 'PREDICATE_TYPE');
     if (wrongType.length === failures.length) throw new ImageVerificationError('no-signatures', `no attestations of type ${predicateType} found for ${reference} (${failures.length} of other types)`);

@@ -82,8 +82,31 @@ export function signerOf(certificatePem: string | undefined): { identity: string
   }
 }
 
+/** A signature or attestation that did not verify, with the signer its certificate names (for the message). */
+export interface CandidateFailure {
+  error: VerificationError | Error;
+  signer?: { identity: string; issuer: string };
+}
+
+/**
+ * Verifies every candidate (a layer or a referrer) in turn, as cosign: one that verifies is kept, one that does
+ * not is noted with its signer, and a POLICY error ends the whole verification (the caller's flags are wrong,
+ * so no candidate could ever pass).
+ */
+export async function verifyEach<C, R>(candidates: C[], verifyOne: (c: C) => Promise<R> | R, signer: (c: C) => CandidateFailure['signer'],
+  verified: R[], failures: CandidateFailure[]): Promise<void> {
+  for (const c of candidates) {
+    try {
+      verified.push(await verifyOne(c));
+    } catch (e) {
+      if (e instanceof VerificationError && e.code === 'POLICY') throw e;
+      failures.push({ error: e as Error, signer: signer(c) });
+    }
+  }
+}
+
 /** Turns per-signature failures into the one error cosign would give. */
-export function noneVerified(kind: 'signatures' | 'attestations', failures: { error: VerificationError | Error; signer?: { identity: string; issuer: string } }[]): ImageVerificationError {
+export function noneVerified(kind: 'signatures' | 'attestations', failures: CandidateFailure[]): ImageVerificationError {
   const identityFailures = failures.filter((f) => f.error instanceof VerificationError && (f.error.code === 'IDENTITY' || f.error.code === 'ISSUER') && f.signer);
   if (identityFailures.length > 0) {
     const found = identityFailures.map((f) => f.signer!);
@@ -106,45 +129,35 @@ export async function verifyImage(opts: VerifyImageOptions): Promise<VerifiedIma
   if (layers.length === 0 && referrers.length === 0) throw new ImageVerificationError('no-signatures', `no signatures found for ${reference}`);
   const now = opts.now ?? Date.now;
   const verified: VerifiedImageSignature[] = [];
-  const failures: { error: Error; signer?: { identity: string; issuer: string } }[] = [];
-  for (const layer of layers) {
+  const failures: CandidateFailure[] = [];
+  await verifyEach(layers, async (layer): Promise<VerifiedImageSignature> => {
     const a = layer.annotations ?? {};
+    if (layer.size > MAX_PAYLOAD) throw new VerificationError('BUNDLE', `signature payload of ${layer.size} bytes is over the limit`);
+    const payload = await client.getBlob(ref.repository, layer.digest, MAX_PAYLOAD);
+    const result = opts.publicKey
+      ? verifyCosignKeySignature(opts.verifier.trust, { payload, signature: a[ANNOTATION_SIGNATURE] ?? '', bundle: a[ANNOTATION_BUNDLE] }, opts.publicKey, now())
+      : verifyCosignSignature(opts.verifier.trust, {
+        payload, signature: a[ANNOTATION_SIGNATURE] ?? '', certificate: a[ANNOTATION_CERTIFICATE] ?? '', chain: a[ANNOTATION_CHAIN], bundle: a[ANNOTATION_BUNDLE],
+      }, opts.policy, now());
+    let claims: SimpleSigning;
     try {
-      if (layer.size > MAX_PAYLOAD) throw new VerificationError('BUNDLE', `signature payload of ${layer.size} bytes is over the limit`);
-      const payload = await client.getBlob(ref.repository, layer.digest, MAX_PAYLOAD);
-      const result = opts.publicKey
-        ? verifyCosignKeySignature(opts.verifier.trust, { payload, signature: a[ANNOTATION_SIGNATURE] ?? '', bundle: a[ANNOTATION_BUNDLE] }, opts.publicKey, now())
-        : verifyCosignSignature(opts.verifier.trust, {
-          payload, signature: a[ANNOTATION_SIGNATURE] ?? '', certificate: a[ANNOTATION_CERTIFICATE] ?? '', chain: a[ANNOTATION_CHAIN], bundle: a[ANNOTATION_BUNDLE],
-        }, opts.policy, now());
-      let claims: SimpleSigning;
-      try {
-        claims = checkSimpleSigningPayload(payload, digest);
-      } catch (e) {
-        throw new VerificationError('CLAIMS', (e as Error).message);
-      }
-      result.checks.unshift(`cosign claims: the payload is a "${claims.critical.type}" for ${digest}`);
-      verified.push({ layout: 'sig-tag', payload: claims, ...result });
+      claims = checkSimpleSigningPayload(payload, digest);
     } catch (e) {
-      if (e instanceof VerificationError && e.code === 'POLICY') throw e;
-      failures.push({ error: e as Error, signer: signerOf(a[ANNOTATION_CERTIFICATE]) });
+      throw new VerificationError('CLAIMS', (e as Error).message);
     }
-  }
+    result.checks.unshift(`cosign claims: the payload is a "${claims.critical.type}" for ${digest}`);
+    return { layout: 'sig-tag', payload: claims, ...result };
+  }, (layer) => signerOf(layer.annotations?.[ANNOTATION_CERTIFICATE]), verified, failures);
   // Referrer bundles sign the image manifest itself: the artifact is the manifest bytes whose digest we resolved.
-  for (const r of opts.publicKey ? [] : referrers) {
-    try {
-      const result = opts.verifier.verify({ artifact: subject.bytes, bundle: r.bundle, policy: opts.policy });
-      result.checks.unshift(`referrer: a ${BUNDLE_ARTIFACT_TYPE} attached to ${digest}, signing the manifest itself`);
-      verified.push({
-        layout: 'referrer',
-        payload: { critical: { identity: { 'docker-reference': repositoryName(ref) }, image: { 'docker-manifest-digest': digest }, type: 'cosign container image signature' }, optional: null },
-        ...result,
-      });
-    } catch (e) {
-      if (e instanceof VerificationError && e.code === 'POLICY') throw e;
-      failures.push({ error: e as Error, signer: signerOfBundle(r.bundle) });
-    }
-  }
+  await verifyEach(opts.publicKey ? [] : referrers, (r): VerifiedImageSignature => {
+    const result = opts.verifier.verify({ artifact: subject.bytes, bundle: r.bundle, policy: opts.policy });
+    result.checks.unshift(`referrer: a ${BUNDLE_ARTIFACT_TYPE} attached to ${digest}, signing the manifest itself`);
+    return {
+      layout: 'referrer',
+      payload: { critical: { identity: { 'docker-reference': repositoryName(ref) }, image: { 'docker-manifest-digest': digest }, type: 'cosign container image signature' }, optional: null },
+      ...result,
+    };
+  }, (r) => signerOfBundle(r.bundle), verified, failures);
   if (verified.length === 0) throw noneVerified('signatures', failures);
   return { reference, digest, signatures: verified };
 }
