@@ -14,7 +14,7 @@ import { verifyCertificateAndSet } from './cosign.ts';
 import { bindEnvelope, checkStatement, parseDsseBody, parseEnvelope, type AttestationExpectation, type VerifiedAttestation } from './dsse.ts';
 import { compilePolicy, type Policy } from './identity.ts';
 import { loadLeaf } from './leaf.ts';
-import { array, base64, literal, object, ShapeError, string, uint } from './strict-json.ts';
+import { array, base64, literal, object, shape, ShapeError, string, uint } from './strict-json.ts';
 import { findLog, verifyInclusion, type VerifiedCheckpoint } from './tlog.ts';
 import { failClosed } from './fail-closed.ts';
 
@@ -96,15 +96,10 @@ function parse(input: Buffer): ParsedDsseBundle {
 export function verifyDsseBundle(trust: TrustMaterial, bundle: Buffer, expect: AttestationExpectation, policy: Policy, nowMs = Date.now()): VerifiedAttestation {
   return failClosed(() => {
     compilePolicy(policy);
-    let b: ParsedDsseBundle;
-    let env;
-    try {
-      b = parse(bundle);
-      env = parseEnvelope(b.envelope);
-    } catch (e) {
-      if (e instanceof ShapeError) throw new VerificationError('BUNDLE', e.message);
-      throw e;
-    }
+    const { b, env } = shape(() => {
+      const b: ParsedDsseBundle = parse(bundle);
+      return { b, env: parseEnvelope(b.envelope) };
+    }, 'BUNDLE', '');
     const leaf = loadLeaf(b.leafDer);
     const checks = [bindEnvelope(parseDsseBody(b.entry.canonicalizedBody), env, leaf, b.leafDer)];
     const result = verifyCertificateAndSet(trust, leaf, b.chainDer, b.entry, policy, nowMs);

@@ -14,7 +14,7 @@ import { canonicalize } from './tlog-body.ts';
 import { parseSetBundle, singleCertificate, verifyCertificateAndSet, type DetachedVerification } from './cosign.ts';
 import { compilePolicy, type Policy } from './identity.ts';
 import { loadLeaf, type LeafState } from './leaf.ts';
-import { array, base64, hex, literal, object, ShapeError, string } from './strict-json.ts';
+import { array, base64, hex, literal, object, shape, ShapeError, string } from './strict-json.ts';
 import { failClosed } from './fail-closed.ts';
 import { signatureVerifies } from './signature.ts';
 
@@ -45,15 +45,6 @@ export interface AttestationExpectation {
 
 export interface VerifiedAttestation extends DetachedVerification {
   statement: InTotoStatement;
-}
-
-function shape<T>(fn: () => T, code: string, prefix: string): T {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof ShapeError) throw new VerificationError(code, `${prefix}: ${e.message}`);
-    throw e;
-  }
 }
 
 // The DSSE v1 PAE, as log/kinds/dsse.ts computes it; repeated here because client/verify may not import log/kinds.

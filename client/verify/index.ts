@@ -16,7 +16,7 @@ import { certificateIdentity, compilePolicy, verifyIdentity, type CompiledPolicy
 import { loadLeaf, type LeafState } from './leaf.ts';
 import { verifyScts } from './sct.ts';
 import { artifactDigest, verifyMessageDigest, verifyMessageSignature } from './signature.ts';
-import { ShapeError } from './strict-json.ts';
+import { shape } from './strict-json.ts';
 import { verifyTlogBody } from './tlog-body.ts';
 import { checkIntegratedTime, findLog, verifyInclusion, verifySet, type VerifiedCheckpoint } from './tlog.ts';
 import { failClosed } from './fail-closed.ts';
@@ -63,12 +63,7 @@ export interface VerifierOptions {
 }
 
 function parse(bundle: unknown): ParsedBundle {
-  try {
-    return parseBundle(bundle);
-  } catch (e) {
-    if (e instanceof ShapeError) throw new VerificationError('BUNDLE', `bundle: ${e.message}`);
-    throw e;
-  }
+  return shape(() => parseBundle(bundle), 'BUNDLE', 'bundle');
 }
 
 /** What the verifier remembers; valid only for the trust material it was learned with. */

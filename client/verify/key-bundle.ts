@@ -15,7 +15,7 @@ import { parseKeyBundle, type ParsedKeyBundle } from '../bundle.ts';
 import type { TrustMaterial } from '../trusted-root.ts';
 import type { BoundedCache } from './cache.ts';
 import { artifactDigest, managedKeyDer, signatureVerifies, verifyMessageDigest } from './signature.ts';
-import { base64, ShapeError } from './strict-json.ts';
+import { base64, shape } from './strict-json.ts';
 import { readHashedRekordBody } from './tlog-body.ts';
 import { verifyInclusion, verifyManagedKeyEntry, type VerifiedCheckpoint } from './tlog.ts';
 
@@ -39,12 +39,7 @@ export interface KeyVerificationResult {
 const PUBLIC_KEY_PEM = /^-----BEGIN PUBLIC KEY-----\n((?:[A-Za-z0-9+/=]{1,64}\n)+)-----END PUBLIC KEY-----\n?$/;
 
 function parse(bundle: unknown): ParsedKeyBundle {
-  try {
-    return parseKeyBundle(bundle);
-  } catch (e) {
-    if (e instanceof ShapeError) throw new VerificationError('BUNDLE', `bundle: ${e.message}`);
-    throw e;
-  }
+  return shape(() => parseKeyBundle(bundle), 'BUNDLE', 'bundle');
 }
 
 /** The logged hashedrekord must carry exactly this digest, this signature and exactly the given key. */

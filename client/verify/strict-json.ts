@@ -1,9 +1,21 @@
+import { VerificationError } from '../../core/errors.ts';
+
 /**
  * Strict readers for attacker-supplied JSON (bundles, log entry bodies). Each one checks exactly the shape
  * it expects and throws ShapeError naming the JSON path, so callers can turn any malformation into a
  * VerificationError instead of a TypeError deep inside a check (sigstore-js#1722).
  */
 export class ShapeError extends Error {}
+
+/** Runs a strict read; a ShapeError becomes the VerificationError `code` with `prefix` before its message. */
+export function shape<T>(read: () => T, code: string, prefix: string): T {
+  try {
+    return read();
+  } catch (e) {
+    if (e instanceof ShapeError) throw new VerificationError(code, prefix ? `${prefix}: ${e.message}` : e.message);
+    throw e;
+  }
+}
 
 export type JsonObject = Record<string, unknown>;
 
