@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { openMerkleLog } from '../log/merkle-log.ts';
-import { buildLog } from './proofs.ts';
+import { buildLog, httpProofTimes } from './proofs.ts';
 import { percentile } from './table.ts';
 
 const path = process.argv[2];
@@ -48,36 +48,8 @@ console.log(JSON.stringify({
 }));
 await log.close();
 
-/** The same proofs through the Rekor API, sequential requests on one keep-alive connection. */
 async function httpLatencies(n: number): Promise<Record<string, number>> {
-  const { default: Koa } = await import('koa');
-  const { createServer } = await import('node:http');
-  const { rekorRouter } = await import('../log/rekor/routes.ts');
-  const { errorMiddleware } = await import('../services/errors.ts');
-  const { generateSigner } = await import('../core/signer.ts');
-  const app = new Koa();
-  app.use(errorMiddleware());
-  const router = rekorRouter({ log, signer: generateSigner(), treeId: '1', signerName: 'bench.local' });
-  app.use(router.routes());
-  const server = createServer(app.callback());
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  const get = async (path: string) => {
-    const t = performance.now();
-    const res = await fetch(url + path);
-    if (res.status !== 200) throw new Error(`${path}: HTTP ${res.status}`);
-    await res.arrayBuffer();
-    return (performance.now() - t) * 1000;
-  };
-  for (let i = 0; i < 200; i++) await get(`/api/v1/log/entries?logIndex=${rand()}`);
-  const inc: number[] = [];
-  const con: number[] = [];
-  for (let i = 0; i < n; i++) {
-    inc.push(await get(`/api/v1/log/entries?logIndex=${rand()}`));
-    con.push(await get(`/api/v1/log/proof?firstSize=${1 + Math.floor(Math.random() * (size - 1))}&lastSize=${size}`));
-  }
-  server.closeAllConnections();
-  await new Promise<void>((r) => server.close(() => r()));
+  const { inclusion: inc, consistency: con } = await httpProofTimes(log, n);
   return {
     httpInclusionP50us: +percentile(inc, 50).toFixed(0), httpInclusionP99us: +percentile(inc, 99).toFixed(0),
     httpConsistencyP50us: +percentile(con, 50).toFixed(0), httpConsistencyP99us: +percentile(con, 99).toFixed(0),
