@@ -91,6 +91,7 @@ export async function proofRows(dir: string, quick: boolean, log: (msg: string) 
   const httpSamples = quick ? 300 : 2000;
   const small = await buildLog(join(dir, 'proof-1k.db'), 1000);
   const base = measure(small, samples);
+  await httpProofTimes(small, httpSamples); // the first HTTP run in this process also warms Koa, fetch and the JIT
   const httpBase = await httpProofTimes(small, httpSamples);
   await small.close();
   const path = join(dir, 'proof-large.db');
