@@ -6,7 +6,7 @@ import {
   KeyIdentifier, KeyUsage, OtherName, SubjectPublicKeyInfo,
 } from '@peculiar/asn1-x509';
 import { encode, rawDer } from '../core/raw-der.ts';
-import { canonicalP256Point } from './p256-spki.ts';
+import { canonicalP256Point } from '../core/p256-spki.ts';
 
 /**
  * Certificate extensions: the standard ones of the Fulcio profile and Sigstore's own OIDs

@@ -3,7 +3,7 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificationRequest } from '@peculiar/asn1-csr';
 import { BadRequestError } from '../core/errors.ts';
 import { OID } from './extensions.ts';
-import { canonicalP256Point, p256Spki } from './p256-spki.ts';
+import { canonicalP256Point, p256Spki } from '../core/p256-spki.ts';
 import type { KeyRequest } from './request.ts';
 
 /**

@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import fc from 'fast-check';
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { ECDH, createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { AsnConvert, AsnParser } from '@peculiar/asn1-schema';
 import {
   AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyIdentifier, KeyUsage, SubjectKeyIdentifier, id_ce_authorityKeyIdentifier,
@@ -133,6 +133,29 @@ test('the signing certificate key must be ECDSA P-256: P-384 and RSA leaves are 
     t.regex(err!.message, /only ECDSA P-256/);
   }
   t.true(parseCertificate(pki.leaf(generateSigner())).p256);
+});
+
+test('a leaf key is the key OpenSSL reads from its DER (P-256 imported from its point); a point off the curve is refused', (t) => {
+  const spkiOf = (k: { export(o: object): unknown }) => k.export({ format: 'der', type: 'spki' }) as Buffer;
+  for (let i = 0; i < 4; i++) {
+    const signer = generateSigner();
+    const leaf = loadLeaf(pki.leaf(signer));
+    t.deepEqual(spkiOf(leaf.publicKey), signer.publicKeyDer);
+    t.true(leaf.publicKey.equals(createPublicKey({ key: signer.publicKeyDer, format: 'der', type: 'spki' })));
+    // y + 1: the same canonical prefix, a point off the curve
+    const bad = Buffer.from(signer.publicKeyDer);
+    bad[bad.length - 1] = bad[bad.length - 1]! ^ 1;
+    t.throws(() => createPublicKey({ key: bad, format: 'der', type: 'spki' }));
+    const err = t.throws(() => loadLeaf(pki.leaf(signerOf(bad))), { instanceOf: VerificationError });
+    t.is(err!.code, 'CHAIN');
+  }
+  // a compressed point takes the DER import and is still the same key
+  const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const prefix = Buffer.from(spkiOf(publicKey).subarray(0, -65)); // node's own encoding, lengths shortened by 32
+  prefix[1] = prefix[1]! - 32;
+  prefix[prefix.length - 2] = 34;
+  const compressed = Buffer.concat([prefix, ECDH.convertKey(spkiOf(publicKey).subarray(-65), 'prime256v1', undefined, undefined, 'compressed') as Buffer]);
+  t.true(loadLeaf(pki.leaf(signerOf(compressed))).publicKey.equals(publicKey));
 });
 
 test('identity extensions are read whole: bytes after the value make them malformed', (t) => {

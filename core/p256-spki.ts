@@ -2,12 +2,12 @@ import * as asn1js from 'asn1js';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { ECParameters, id_ecPublicKey, id_secp256r1 } from '@peculiar/asn1-ecc';
 import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
-import { encode, rawDer } from '../core/raw-der.ts';
+import { encode, rawDer } from './raw-der.ts';
 
 /**
  * The canonical form of a P-256 SubjectPublicKeyInfo (named curve, uncompressed point): what node:crypto exports
- * and what every Sigstore client sends. Recognising it by its fixed prefix lets the CA skip an ASN.1 parse (and
- * OpenSSL's slow generic key decoders) on the issuing path; any other form takes the generic path.
+ * and what every Sigstore client sends. Recognising it by its fixed prefix lets the CA's issuing path and the
+ * verifier skip an ASN.1 parse and OpenSSL's slow generic key decoders; any other form takes the generic path.
  */
 
 /** AlgorithmIdentifier { id-ecPublicKey, namedCurve P-256 }, encoded once. */
