@@ -14,10 +14,13 @@ import { formatTable, type Row } from './table.ts';
 import { verifyRows } from './verify.ts';
 
 const quick = process.argv.includes('--quick');
-/** `--only ca` runs the CA rows alone (the other parts take most of the run and have nothing to do with it). */
+/**
+ * `--only ca` runs the CA rows alone, `--only appends` the append rows (engine, HTTP, their ceiling) alone: the
+ * other parts take most of the run and have nothing to do with them.
+ */
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
-if (only !== undefined && only !== 'ca') throw new Error(`--only takes "ca", not ${JSON.stringify(only)}`);
+if (only !== undefined && only !== 'ca' && only !== 'appends') throw new Error(`--only takes "ca" or "appends", not ${JSON.stringify(only)}`);
 const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'sigstack-bench-'));
 const began = performance.now();
 const say = (msg: string) => process.stderr.write(`${msg}\n`);
@@ -43,9 +46,11 @@ try {
     const engineByClients = new Map(appends.map((r) => [Number(/(\d+) client/.exec(r.name)![1]), r.value]));
     rows.push(...await step('durable appends through Rekor HTTP POSTs', () => httpAppendRows(quick, engineByClients)));
     rows.push(...await step('hashedrekord signature check cost', () => signatureCheckRows(quick)));
-    rows.push(...await step('proof latency at 1,000 and at the largest size', () => proofRows(dir, quick, say)));
-    rows.push(...await step('offline bundle verification', () => verifyRows(quick)));
-    rows.push(...await step('CA certificates/s', caRows));
+    if (only !== 'appends') {
+      rows.push(...await step('proof latency at 1,000 and at the largest size', () => proofRows(dir, quick, say)));
+      rows.push(...await step('offline bundle verification', () => verifyRows(quick)));
+      rows.push(...await step('CA certificates/s', caRows));
+    }
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

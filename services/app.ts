@@ -16,7 +16,7 @@ import { fetchCaRoots, fetchRemoteTrust } from './remote-trust.ts';
 import { createMetrics, type StackMetrics } from './metrics.ts';
 import { observedMerkleLog } from './observed-log.ts';
 import { healthRouter, peerAlive, type ReadinessCheck } from './health.ts';
-import { currentRequestId, errorCodeRecorder, requestContext, requestIdMixin, routePatterns } from './request-context.ts';
+import { errorCodeRecorder, requestContext, routePatterns } from './request-context.ts';
 import { rateLimitMiddleware } from './rate-limit.ts';
 import { issuedCertificatesMiddleware } from './issued-certificates.ts';
 import type { CtLog } from '../log/ct/ct-log.ts';
@@ -34,9 +34,9 @@ export interface RunningStack {
   close(): Promise<void>;
 }
 
-/** The logger `serve` uses: JSON lines on stdout, each line written while serving a request carries its id. */
+/** The logger `serve` uses: JSON lines on stdout; request lines and unhandled-error lines carry the request id. */
 export function createLogger(level: string): Logger {
-  return pino({ level, mixin: requestIdMixin });
+  return pino({ level });
 }
 
 /**
@@ -144,7 +144,7 @@ export async function startStack(cfg: ServeConfig, logger: Logger = createLogger
   const app = new Koa();
   app.proxy = false;
   app.use(requestContext(logger, metrics, routePatterns(routers)));
-  app.use(errorMiddleware({ error: (obj, msg) => logger.error({ ...obj, reqId: currentRequestId() }, msg) }));
+  app.use(errorMiddleware(logger));
   app.use(errorCodeRecorder());
   app.use(rateLimitMiddleware(cfg.rateLimit));
   app.use(bodyMiddleware(cfg.bodyLimit));

@@ -42,7 +42,7 @@ export function errorMiddleware(logger?: ErrorLogger): Koa.Middleware {
         status = err.status;
         message = err.expose ? err.message : 'request failed';
       } else {
-        logger?.error({ err }, 'unhandled error');
+        logger?.error({ err, reqId: ctx.state.reqId as string | undefined }, 'unhandled error');
       }
       ctx.status = status;
       for (const [k, v] of Object.entries(headers)) ctx.set(k, v);

@@ -7,7 +7,6 @@ import { createPrivateKey, randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { parseServeConfig } from '../../services/config.ts';
 import { startStack, type RunningStack } from '../../services/app.ts';
-import { requestIdMixin } from '../../services/request-context.ts';
 import { signArtifact } from '../../client/sign.ts';
 import { createVerifier } from '../../client/verify/index.ts';
 import { startOidcIssuer, type OidcIssuer } from '../helpers/oidc.ts';
@@ -21,7 +20,7 @@ async function stackWithLogs(oidc: OidcIssuer, extra: Record<string, string> = {
   writeFileSync(issuerFile, JSON.stringify({ OIDCIssuers: { [oidc.issuer]: { IssuerURL: oidc.issuer, ClientID: 'sigstore', Type: 'email' } } }));
   let captured = '';
   const sink = new Writable({ write(chunk, _enc, cb) { captured += chunk.toString(); cb(); } });
-  const logger = pino({ level: 'trace', mixin: requestIdMixin }, sink);
+  const logger = pino({ level: 'trace' }, sink);
   const stack = await startStack(parseServeConfig('all', { port: '0', dataDir, oidcConfig: issuerFile, ...extra }), logger);
   const trustedRoot = await (await fetch(`${stack.url}/sigstack/v1/trusted_root.json`)).json();
   return { stack, dataDir, lines: () => captured, trustedRoot };
