@@ -56,7 +56,15 @@ function addName(from: string, to: string): void {
   }
 }
 
-export async function rotateRekorLog(dataDir: string, now: Date = new Date()): Promise<RotationResult> {
+export interface RotationOptions {
+  /** The clock (tests). */
+  now?: Date;
+  /** Rotate even an empty active tree: to replace a key that must not sign again before any entry was logged. */
+  allowEmpty?: boolean;
+}
+
+export async function rotateRekorLog(dataDir: string, opts: RotationOptions = {}): Promise<RotationResult> {
+  const now = opts.now ?? new Date();
   dataDir = resolve(dataDir);
   const meta = readMeta(dataDir);
   const log = meta.log;
@@ -78,6 +86,11 @@ export async function rotateRekorLog(dataDir: string, now: Date = new Date()): P
       if (treeSize > 0) lastIntegrated = tree.getEntry(treeSize - 1)!.integratedTimeMs;
     } finally {
       await tree.close(); // the last connection: SQLite folds the WAL into the file and removes it
+    }
+    // An empty tree has nothing to freeze: its shard would add a key and a window to the trusted root for no entry
+    // (say, the command run twice by mistake). Refused before any file is written, unless the key must go anyway.
+    if (treeSize === 0 && !opts.allowEmpty) {
+      throw new RotationError(`the active tree ${current.treeId} has no entries: nothing to rotate (use --allow-empty to replace its key anyway)`);
     }
     if (existsSync(`${dbPath}-wal`)) throw new RotationError(`${dbPath}-wal is still there after closing the database: is a server using it?`);
     const start = log.activeSince ?? log.createdAt;

@@ -10,15 +10,16 @@ export function registerRotateCommand(log: Command): void {
     .command('rotate')
     .description('freeze the active Rekor tree (kept, read-only, with its key) and start a new tree with a new key; the server must be stopped')
     .option('--data-dir <dir>', 'the data folder of `sigstack serve`', './data')
+    .option('--allow-empty', 'rotate even when the active tree has no entries (to replace its key before first use)', false)
     .addHelpText('after', `
 Entries keep their global log index; the frozen tree stays readable through the same Rekor API (its entries, by
 index or UUID, with its own key and final checkpoint). Bundles made before the rotation still verify with the new
 trusted_root.json, which lists both keys, the old one valid until the rotation. The CT log is not rotated.
 Back up the data folder first (sigstack log backup).`)
-    .action(async (opts: { dataDir: string }) => {
+    .action(async (opts: { dataDir: string; allowEmpty: boolean }) => {
       const { rotateRekorLog, RotationError } = await import('../../services/log-rotation.ts');
       try {
-        const r = await rotateRekorLog(resolve(opts.dataDir));
+        const r = await rotateRekorLog(resolve(opts.dataDir), { allowEmpty: opts.allowEmpty });
         process.stdout.write(
           `Froze Rekor tree ${r.old.treeId}: ${r.old.treeSize} entries, root ${r.old.rootHash}, key ${r.old.keyId} valid ${r.old.start} .. ${r.old.end}\n` +
           `New active tree ${r.new.treeId}: key ${r.new.keyId} valid from ${r.new.start}; its first entry will be global log index ${r.new.firstIndex}\n`,

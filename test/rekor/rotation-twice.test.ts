@@ -4,17 +4,18 @@
  */
 import test from 'ava';
 import { createPublicKey, verify } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { canonicalJson } from '../../log/kinds/canonical-json.ts';
 import { createLogService } from '../../services/log-service.ts';
 import { loadOrCreateCa } from '../../services/ca-files.ts';
-import { rotateRekorLog } from '../../services/log-rotation.ts';
+import { RotationError, rotateRekorLog } from '../../services/log-rotation.ts';
 import { readMeta } from '../../services/meta.ts';
 import { loadTrustDocuments } from '../../services/trust.ts';
 import { serveRouters } from '../helpers/http.ts';
 import { hashedRekordProposal } from '../helpers/rekord.ts';
+import { runCli } from '../helpers/cli.ts';
 
 type Json = Record<string, any>;
 
@@ -82,6 +83,30 @@ test('three trees after two rotations: one global index, every entry with its ow
       t.is(logIds.size, 3);
       t.is((await fetch(`${url}/api/v1/log/entries?logIndex=4`)).status, 404);
     });
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('an empty active tree is not rotated unless --allow-empty: the refusal names it and changes nothing', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sigstack-rotate-empty-'));
+  try {
+    await withLog(dataDir, (url) => append(url, 1));
+    const r1 = await rotateRekorLog(dataDir);
+    const before = { meta: readMeta(dataDir), files: readdirSync(join(dataDir, 'log')).sort() };
+    const err = await t.throwsAsync(rotateRekorLog(dataDir), { instanceOf: RotationError });
+    t.regex(err!.message, new RegExp(`active tree ${r1.new.treeId} has no entries: nothing to rotate`));
+    const cli = await runCli(['log', 'rotate', '--data-dir', dataDir]);
+    t.is(cli.code, 1);
+    t.regex(cli.stderr, /Rotation refused: the active tree \d+ has no entries.*--allow-empty/);
+    t.deepEqual({ meta: readMeta(dataDir), files: readdirSync(join(dataDir, 'log')).sort() }, before);
+
+    // replacing the key of a tree that never logged anything is still possible, on purpose
+    const forced = await runCli(['log', 'rotate', '--data-dir', dataDir, '--allow-empty']);
+    t.is(forced.code, 0, forced.stderr);
+    t.deepEqual(readMeta(dataDir).log!.inactiveShards!.map((s) => s.treeSize), [1, 0]);
+    const next = await withLog(dataDir, (url) => append(url, 1));
+    t.is(next[0].logIndex, 1);
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
