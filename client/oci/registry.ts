@@ -81,6 +81,9 @@ export class RegistryClient {
         throw new RegistryError(`cannot reach the registry at ${this.base} (${(e as { cause?: Error }).cause?.message ?? (e as Error).message})`);
       }
       if (res.status !== 401 || attempt > 0) return res;
+      // A 401 from where a redirect led (a blob store on another host) is not the registry asking: answering it
+      // would hand the registry's credentials to that host's token realm.
+      if (res.url && new URL(res.url).origin !== new URL(url).origin) return res;
       await res.body?.cancel().catch(() => {});
       if (!(await this.#auth.answer(res, scope))) return res;
     }
