@@ -21,6 +21,9 @@ import { failClosed } from './fail-closed.ts';
 const V02 = 'application/vnd.dev.sigstore.bundle+json;version=0.2';
 const V03 = ['application/vnd.dev.sigstore.bundle.v0.3+json', 'application/vnd.dev.sigstore.bundle+json;version=0.3'];
 const MAX_BUNDLE_TEXT = 8 * 1024 * 1024;
+/** Caps counted before any parsing inside (sigstore-go GHSA-cq38-jh5f-37mq); one entry and no timestamps are then required. */
+const MAX_TLOG_ENTRIES = 32;
+const MAX_TIMESTAMPS = 32;
 /** Verified checkpoints, per trust material: a checkpoint verified with one root's log key proves nothing for another. */
 const checkpointsByTrust = new WeakMap<TrustMaterial, BoundedCache<string, VerifiedCheckpoint>>();
 
@@ -52,8 +55,17 @@ function parse(input: Buffer): ParsedDsseBundle {
   const mediaType = literal(b.mediaType, 'mediaType', [V02, ...V03]);
   if (b.dsseEnvelope === undefined || b.messageSignature !== undefined) throw new ShapeError('bundle: not a DSSE bundle');
   const vm = object(b.verificationMaterial, 'verificationMaterial', ['certificate', 'x509CertificateChain', 'tlogEntries', 'timestampVerificationData'], ['tlogEntries']);
-  const tsv = vm.timestampVerificationData as { rfc3161Timestamps?: unknown[] } | undefined;
-  if (tsv?.rfc3161Timestamps?.length) throw new ShapeError('verificationMaterial.timestampVerificationData: RFC 3161 timestamps are not supported');
+  // Both lists counted before anything inside them is parsed (sigstore-go GHSA-cq38-jh5f-37mq), and strictly: a
+  // timestamp list that is not an array, or material under another name, is refused, not taken for "none".
+  const tsv = vm.timestampVerificationData;
+  if (tsv !== undefined && tsv !== null) {
+    const t = object(tsv, 'verificationMaterial.timestampVerificationData', ['rfc3161Timestamps'], []);
+    if (t.rfc3161Timestamps !== undefined && array(t.rfc3161Timestamps, 'verificationMaterial.timestampVerificationData.rfc3161Timestamps', MAX_TIMESTAMPS).length > 0) {
+      throw new ShapeError('verificationMaterial.timestampVerificationData.rfc3161Timestamps: RFC 3161 timestamps are not supported');
+    }
+  }
+  const entries = array(vm.tlogEntries, 'verificationMaterial.tlogEntries', MAX_TLOG_ENTRIES);
+  if (entries.length !== 1) throw new ShapeError(`verificationMaterial.tlogEntries: expected exactly one entry, got ${entries.length}`);
   let certs: Buffer[];
   if (mediaType === V02) {
     const chain = array(object(vm.x509CertificateChain, 'verificationMaterial.x509CertificateChain', ['certificates']).certificates, 'certificates', 10);
@@ -63,8 +75,6 @@ function parse(input: Buffer): ParsedDsseBundle {
     if (vm.x509CertificateChain !== undefined) throw new ShapeError('verificationMaterial.x509CertificateChain: not allowed in a v0.3 bundle');
     certs = [base64(object(vm.certificate, 'verificationMaterial.certificate', ['rawBytes']).rawBytes, 'verificationMaterial.certificate.rawBytes', { max: 16 * 1024 })];
   }
-  const entries = array(vm.tlogEntries, 'verificationMaterial.tlogEntries', 32);
-  if (entries.length !== 1) throw new ShapeError(`verificationMaterial.tlogEntries: expected exactly one entry, got ${entries.length}`);
   const p = 'tlogEntries[0]';
   const e = object(entries[0], p, ['logIndex', 'logId', 'kindVersion', 'integratedTime', 'inclusionPromise', 'inclusionProof', 'canonicalizedBody'],
     ['logId', 'kindVersion', 'integratedTime', 'inclusionPromise', 'inclusionProof', 'canonicalizedBody']);

@@ -21,6 +21,9 @@ import { signatureVerifies } from './signature.ts';
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 const STATEMENT_TYPES = ['https://in-toto.io/Statement/v0.1', 'https://in-toto.io/Statement/v1'];
 const MAX_ENVELOPE = 8 * 1024 * 1024;
+/** Caps on a statement's subjects and on the digests of each one (sigstore-go GHSA-cq38-jh5f-37mq). */
+export const MAX_SUBJECTS = 1024;
+export const MAX_DIGESTS_PER_SUBJECT = 32;
 
 export interface InTotoStatement {
   _type: string;
@@ -63,8 +66,11 @@ function parseStatement(payload: Buffer): InTotoStatement {
   return shape(() => {
     const s = object(json, 'statement', ['_type', 'predicateType', 'subject', 'predicate'], ['_type', 'predicateType', 'subject']);
     literal(s._type, 'statement._type', STATEMENT_TYPES);
-    const subjects = array(s.subject, 'statement.subject', 1024).map((x, i) => {
+    const subjects = array(s.subject, 'statement.subject', MAX_SUBJECTS).map((x, i) => {
       const o = object(x, `statement.subject[${i}]`, ['name', 'digest', 'uri', 'annotations'], ['digest']);
+      // Counted before anything reads the digests: the strict read below is quadratic in their number.
+      const n = typeof o.digest === 'object' && o.digest !== null && !Array.isArray(o.digest) ? Object.keys(o.digest).length : 0;
+      if (n > MAX_DIGESTS_PER_SUBJECT) throw new ShapeError(`statement.subject[${i}].digest: ${n} digests, more than the cap of ${MAX_DIGESTS_PER_SUBJECT} per subject`);
       const d = object(o.digest, `statement.subject[${i}].digest`, Object.keys((o.digest ?? {}) as object), []);
       for (const [k, v] of Object.entries(d)) string(v, `statement.subject[${i}].digest.${k}`, 256);
       return { name: typeof o.name === 'string' ? o.name : undefined, digest: d as Record<string, string> };
