@@ -18,6 +18,8 @@ export interface OidcIssuerOptions {
   path?: string;
   /** Host written in the issuer URL: `127.0.0.1` (default) or `localhost` (both reach the same server). */
   host?: '127.0.0.1' | 'localhost';
+  /** Serve the JWK without its `alg` member (`alg` is optional in RFC 7517 and many issuers leave it out); false by default. */
+  omitJwkAlg?: boolean;
 }
 
 export interface MintOptions {
@@ -55,12 +57,12 @@ interface KeyState {
   jwk: JWK;
 }
 
-async function newKey(algorithm: IssuerKeyAlgorithm): Promise<KeyState> {
+async function newKey(algorithm: IssuerKeyAlgorithm, omitAlg = false): Promise<KeyState> {
   const { privateKey, publicKey } = algorithm === 'ES256'
     ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
     : generateKeyPairSync('rsa', { modulusLength: 2048 });
   const kid = randomUUID();
-  const jwk = { ...(await exportJWK(publicKey)), kid, alg: algorithm, use: 'sig' };
+  const jwk: JWK = { ...(await exportJWK(publicKey)), kid, ...(omitAlg ? {} : { alg: algorithm }), use: 'sig' };
   return { privateKey, publicKey, kid, jwk };
 }
 
@@ -71,8 +73,9 @@ function b64url(data: string | Buffer): string {
 export async function startOidcIssuer(options: OidcIssuerOptions = {}): Promise<OidcIssuer> {
   const algorithm = options.algorithm ?? 'ES256';
   const path = (options.path ?? '').replace(/\/$/, '');
-  let key = await newKey(algorithm);
-  const stranger = await newKey(algorithm);
+  const omitAlg = options.omitJwkAlg ?? false;
+  let key = await newKey(algorithm, omitAlg);
+  const stranger = await newKey(algorithm, omitAlg);
   const requests: string[] = [];
   let redirect: string | undefined;
   let patch: Record<string, unknown> | undefined;
@@ -140,7 +143,7 @@ export async function startOidcIssuer(options: OidcIssuerOptions = {}): Promise<
       patch = p;
     },
     async rotateKey() {
-      key = await newKey(algorithm);
+      key = await newKey(algorithm, omitAlg);
     },
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
