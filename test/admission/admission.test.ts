@@ -5,7 +5,7 @@
 import 'reflect-metadata';
 import test from 'ava';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { attestImage } from '../../client/oci/attest.ts';
+import { attestImage, verifyImageAttestations } from '../../client/oci/attest.ts';
 import { RegistryClient } from '../../client/oci/registry.ts';
 import { signImage } from '../../client/oci/sign-image.ts';
 import { createVerifier } from '../../client/verify/index.ts';
@@ -126,6 +126,40 @@ test.serial('unmatched namespaces are denied; required attestations are enforced
   t.false(missing.allowed);
   t.regex(missing.status.message, /no attestations found/);
   t.true((await admit(review('Pod', pod(podSpec([img.attested!])), { namespace: 'strict' }))).json.response.allowed);
+});
+
+test.serial('a required attestation type is not satisfied by valid attestations of other types (GHSA-739f-hw6h-7wq8)', async (t) => {
+  // strict requires SLSA provenance (v0.2) by alice. Each image is signed by alice and carries an SPDX SBOM and a
+  // custom-type attestation, both by alice and valid; they differ only in their SLSA provenance.
+  const client = new RegistryClient({ registry: registry.host });
+  const image = async (name: string, provenanceBy?: string) => {
+    await pushRandomImage(client, `adm739f/${name}`, 'v1');
+    const ref = `${registry.host}/adm739f/${name}:v1`;
+    const as = async (email: string) => ({ identityToken: await stack.mintToken({ email, sub: email }), fulcioUrl: stack.url, rekorUrl: stack.url });
+    await signImage({ image: ref, ...await as(TEST_EMAIL) });
+    await attestImage({ image: ref, predicate: { spdxVersion: 'SPDX-2.3' }, type: 'spdx', ...await as(TEST_EMAIL) });
+    await attestImage({ image: ref, predicate: { result: 'pass' }, type: 'https://example.com/test-result/v1', ...await as(TEST_EMAIL) });
+    if (provenanceBy) await attestImage({ image: ref, predicate: { builder: { id: 'ci' } }, type: 'slsaprovenance', ...await as(provenanceBy) });
+    return ref;
+  };
+  const [otherTypes, untrustedProvenance, withProvenance] = await Promise.all([image('other-types'), image('untrusted-provenance', 'bob@example.com'), image('with-provenance', TEST_EMAIL)]);
+  const strict = async (ref: string) => (await admit(review('Pod', pod(podSpec([ref])), { namespace: 'strict' }))).json.response;
+
+  // The other attestations are valid for the rule's identity: only the required type is missing.
+  const policy = { identity: TEST_EMAIL, issuer: stack.issuer };
+  const trust = createVerifier(stack.trustedRoot).trust;
+  for (const type of ['spdx', 'https://example.com/test-result/v1']) t.is((await verifyImageAttestations({ image: otherTypes, type, trust, policy })).attestations.length, 1, type);
+  const denied = await strict(otherTypes);
+  t.false(denied.allowed, JSON.stringify(denied));
+  t.is(denied.status.code, 403);
+  t.regex(denied.status.message, /is not admitted: no attestations of type https:\/\/slsa\.dev\/provenance\/v0\.2 found for \S+adm739f\/other-types@sha256:[0-9a-f]{64} \(2 of other types\)/);
+  // Provenance of the required type, but by an identity the rule does not trust, next to valid other types.
+  const untrusted = await strict(untrustedProvenance);
+  t.false(untrusted.allowed, JSON.stringify(untrusted));
+  t.regex(untrusted.status.message, /none of the expected identities matched.*bob@example\.com/);
+  // Control: the same kind of image with alice's SLSA provenance is admitted.
+  const admitted = await strict(withProvenance);
+  t.true(admitted.allowed, JSON.stringify(admitted));
 });
 
 test.serial('--mutate answers a JSON patch pinning each tag to the verified digest', async (t) => {
