@@ -21,6 +21,10 @@ export function bodyMiddleware(limitBytes: number): Koa.Middleware {
       raw = await getRawBody(ctx.req, { limit: limitBytes });
     } catch (err) {
       if ((err as { type?: string }).type === 'entity.too.large') {
+        // raw-body stopped reading (paused) mid-body. Left so, the socket closes with unread bytes and the kernel
+        // sends a reset that can overtake the 413: a chunked upload got ECONNRESET instead of the answer. Discard
+        // the rest as Node itself does for a body no one read (the declared-length refusal above), nothing kept.
+        ctx.req.resume();
         throw new PayloadTooLargeError(`request body is over the limit of ${limitBytes} bytes`);
       }
       throw new BadRequestError('could not read request body');

@@ -47,9 +47,17 @@ export function parseVerifierKey(pemBytes: Buffer, path: string): VerifierKey {
     }
     // OpenSSL stops at the end of the outer SEQUENCE; refuse trailing bytes so the stored PEM is exactly it.
     if (!cert.raw.equals(der)) throw new BadRequestError(`${path} certificate has trailing data`);
+    // OpenSSL parses a certificate without decoding its key: `publicKey` throws a plain Error for a key it cannot
+    // decode (an unknown algorithm OID, a truncated key). That was a 500 (GHSA-843x-px86-vq42: errors, not crashes).
+    let publicKey: KeyObject;
+    try {
+      publicKey = cert.publicKey;
+    } catch {
+      throw new BadRequestError(`${path} holds a certificate whose public key cannot be parsed`);
+    }
     const canonicalPem = encodePem('CERTIFICATE', der);
     rememberSubjectAltName(canonicalPem, cert.subjectAltName);
-    return { publicKey: cert.publicKey, canonicalPem };
+    return { publicKey, canonicalPem };
   }
   if (type === 'PUBLIC KEY') {
     let publicKey: KeyObject;

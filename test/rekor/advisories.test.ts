@@ -1,0 +1,241 @@
+/**
+ * Rekor-face rows of SECURITY-ADVISORIES.md that had no test able to fail (or no code), each over HTTP against
+ * the real router on loopback: GHSA-843x-px86-vq42 (malformed keys are 400s, never 500s, inline or on the worker
+ * pool), rekor#823 (bounded verifier and signature lists in dsse / intoto), the intoto v0.0.2 `content.hash`
+ * observation (the envelope hash is the log's, never the client's), GHSA-4c4x-jm2x-pf9j (index search never
+ * takes a key URL, even beside a key) and rekor#2895 (an impossible tree id is a 400, never a 500).
+ */
+import test from 'ava';
+import fc from 'fast-check';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createHash, sign } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import {
+  AlgorithmIdentifier, Certificate, Name, SubjectPublicKeyInfo, TBSCertificate, Validity, Version,
+} from '@peculiar/asn1-x509';
+import { derToPem } from '../../core/pem.ts';
+import { generateSigner, type Signer } from '../../core/signer.ts';
+import { openMerkleLog } from '../../log/merkle-log.ts';
+import { rekorIndexKeys } from '../../log/kinds/index-keys.ts';
+import { createCanonicalizePool } from '../../log/kinds/canonicalize-pool.ts';
+import { rekorRouter } from '../../log/rekor/routes.ts';
+import { serveRouters } from '../helpers/http.ts';
+import { TREE_ID, postEntry, startRekor } from './rekor-server.ts';
+
+const TYPE = 'application/vnd.in-toto+json';
+const pae = (p: Buffer) => Buffer.concat([Buffer.from(`DSSEv1 ${TYPE.length} ${TYPE} ${p.length} `), p]);
+const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64');
+const keyPem = (s: Signer) => s.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+const payload = Buffer.from('{"_type":"https://in-toto.io/Statement/v1"}');
+
+/** A certificate OpenSSL parses but whose key it cannot decode: its SPKI names an unknown algorithm. */
+function certificateWithUndecodableKey(): Buffer {
+  const ca = generateSigner();
+  const alg = new AlgorithmIdentifier({ algorithm: '1.2.840.10045.4.3.2' });
+  const tbs = new TBSCertificate({
+    version: Version.v3, serialNumber: new Uint8Array([1, 7]).buffer, signature: alg, issuer: new Name([]), subject: new Name([]),
+    validity: new Validity({ notBefore: new Date('2024-01-01T00:00:00Z'), notAfter: new Date('2034-01-01T00:00:00Z') }),
+    subjectPublicKeyInfo: new SubjectPublicKeyInfo({ algorithm: new AlgorithmIdentifier({ algorithm: '1.2.3.4.5.6' }), subjectPublicKey: new Uint8Array(65).fill(4).buffer }),
+  });
+  const signature = ca.sign(Buffer.from(AsnConvert.serialize(tbs)));
+  return Buffer.from(AsnConvert.serialize(new Certificate({ tbsCertificate: tbs, signatureAlgorithm: alg, signatureValue: Uint8Array.from(signature).buffer })));
+}
+
+const hashedrekord = (pem: string, s = generateSigner(), data = Buffer.from('artifact')) => ({
+  apiVersion: '0.0.1', kind: 'hashedrekord',
+  spec: { signature: { content: b64(s.sign(data)), publicKey: { content: b64(pem) } }, data: { hash: { algorithm: 'sha256', value: createHash('sha256').update(data).digest('hex') } } },
+});
+const dsse = (signers: Signer[], verifiers: string[]) => ({
+  apiVersion: '0.0.1', kind: 'dsse',
+  spec: { proposedContent: { envelope: JSON.stringify({ payload: b64(payload), payloadType: TYPE, signatures: signers.map((s) => ({ sig: b64(s.sign(pae(payload))) })) }), verifiers: verifiers.map(b64) } },
+});
+const intoto = (sigs: { signer: Signer; pem: string }[], content: Record<string, unknown> = {}) => ({
+  apiVersion: '0.0.2', kind: 'intoto',
+  spec: { content: { envelope: { payload: b64(payload), payloadType: TYPE, signatures: sigs.map(({ signer, pem }) => ({ sig: b64(signer.sign(pae(payload))), publicKey: b64(pem) })) }, ...content } },
+});
+
+async function json(res: Response): Promise<{ code: number; message: string }> {
+  return res.json() as Promise<{ code: number; message: string }>;
+}
+
+test('GHSA-843x-px86-vq42: a certificate whose key cannot be decoded is a 400 naming the field, inline and on the worker pool', async (t) => {
+  const bad = derToPem(certificateWithUndecodableKey());
+  const signer = generateSigner();
+  const cases: [unknown, RegExp][] = [
+    [hashedrekord(bad), /^spec\.signature\.publicKey\.content holds a certificate whose public key cannot be parsed/],
+    [dsse([signer], [bad]), /^spec\.proposedContent\.verifiers\[0\] holds a certificate whose public key cannot be parsed/],
+    [dsse([signer], [keyPem(signer), bad]), /^spec\.proposedContent\.verifiers\[1\] holds a certificate/],
+    [intoto([{ signer, pem: bad }]), /^spec\.content\.envelope\.signatures\[0\]\.publicKey holds a certificate/],
+  ];
+  const inline = await startRekor();
+  t.teardown(inline.close);
+  const pool = createCanonicalizePool(1);
+  const log = openMerkleLog({ path: ':memory:' });
+  const pooled = await serveRouters(rekorRouter({ log, signer: generateSigner(), treeId: TREE_ID, signerName: '127.0.0.1', canonicalize: pool.canonicalize }));
+  t.teardown(async () => { await pooled.close(); await pool.close(); await log.close(); });
+  for (const url of [inline.url, pooled.url]) {
+    for (const [body, message] of cases) {
+      const res = await postEntry(url, body);
+      const err = await json(res);
+      t.is(res.status, 400, err.message);
+      t.regex(err.message, message);
+    }
+  }
+  t.is(inline.log.size(), 0);
+  t.is(log.size(), 0);
+  // and the index keys of a stored body never throw on such a certificate either
+  t.notThrows(() => rekorIndexKeys(Buffer.from(JSON.stringify({ spec: { signature: { publicKey: { content: b64(bad) } } } }))));
+  // a good entry still goes in through both
+  t.is((await postEntry(inline.url, hashedrekord(keyPem(signer), signer))).status, 201);
+  t.is((await postEntry(pooled.url, hashedrekord(keyPem(signer), signer))).status, 201);
+});
+
+test('rekor#823: dsse verifiers and signatures, and intoto signatures, are bounded (16); at the bound they are accepted', async (t) => {
+  const r = await startRekor();
+  t.teardown(r.close);
+  const signers = Array.from({ length: 17 }, () => generateSigner());
+  const pems = signers.map(keyPem);
+  const refused: [unknown, RegExp][] = [
+    [dsse([signers[0]!], pems), /^spec\.proposedContent\.verifiers: more than 16/],
+    [dsse(signers, pems.slice(0, 16)), /^envelope\.signatures: more than 16/],
+    [dsse(Array(17).fill(signers[0]!), [pems[0]!]), /^envelope\.signatures: more than 16/],
+    [intoto(signers.map((signer, i) => ({ signer, pem: pems[i]! }))), /^spec\.content\.envelope\.signatures: more than 16/],
+  ];
+  for (const [body, message] of refused) {
+    const res = await postEntry(r.url, body);
+    const err = await json(res);
+    t.is(res.status, 400, err.message);
+    t.regex(err.message, message);
+  }
+  t.is(r.log.size(), 0);
+  t.is((await postEntry(r.url, dsse([signers[0]!], pems.slice(0, 16)))).status, 201);
+  t.is((await postEntry(r.url, dsse(signers.slice(0, 16), pems.slice(0, 16)))).status, 201);
+  t.is((await postEntry(r.url, intoto(signers.slice(0, 16).map((signer, i) => ({ signer, pem: pems[i]! }))))).status, 201);
+  t.is(r.log.size(), 3);
+});
+
+test('intoto v0.0.2 observation: content.hash is computed by the log; a client value that differs is refused', async (t) => {
+  const r = await startRekor();
+  t.teardown(r.close);
+  const signer = generateSigner();
+  const pem = keyPem(signer); // already canonical: 64-character lines and a final newline
+  const entry = intoto([{ signer, pem }]);
+  const sig = entry.spec.content.envelope.signatures[0]!.sig;
+  // RFC 8785 of the envelope, written out by hand (keys sorted, nothing to escape)
+  const envelopeJson = `{"payload":"${b64(payload)}","payloadType":"${TYPE}","signatures":[{"publicKey":"${b64(pem)}","sig":"${sig}"}]}`;
+  const envelopeHash = createHash('sha256').update(envelopeJson).digest('hex');
+  const payloadHash = createHash('sha256').update(payload).digest('hex');
+
+  for (const lie of ['00'.repeat(32), payloadHash, createHash('sha256').update('something else').digest('hex')]) {
+    const res = await postEntry(r.url, intoto([{ signer, pem }], { hash: { algorithm: 'sha256', value: lie } }));
+    const err = await json(res);
+    t.is(res.status, 400, err.message);
+    t.regex(err.message, /^spec\.content\.hash\.value is not the SHA-256 the log computes/);
+  }
+  t.is(r.log.size(), 0);
+
+  const withHashes = structuredClone(entry) as { spec: { content: Record<string, unknown> } };
+  Object.assign(withHashes.spec.content, { hash: { algorithm: 'sha256', value: envelopeHash }, payloadHash: { algorithm: 'sha256', value: payloadHash } });
+  const res = await postEntry(r.url, withHashes);
+  t.is(res.status, 201);
+  const [anon] = Object.values(await res.json() as Record<string, { body: string }>);
+  const body = JSON.parse(Buffer.from(anon!.body, 'base64').toString());
+  t.deepEqual(body.spec.content.hash, { algorithm: 'sha256', value: envelopeHash });
+  t.deepEqual(body.spec.content.payloadHash, { algorithm: 'sha256', value: payloadHash });
+  // without a client value the body holds the same computed hash: it is a duplicate of the entry above
+  t.is((await postEntry(r.url, entry)).status, 409);
+});
+
+test('GHSA-4c4x-jm2x-pf9j: index search refuses publicKey.url even beside a valid key, and never fetches it', async (t) => {
+  const { startIndexedRekor } = await import('../log/rekor-server.ts');
+  const { tempDbPath } = await import('../log-engine/temp-dir.ts');
+  const r = await startIndexedRekor(tempDbPath(t));
+  t.teardown(r.close);
+  let hits = 0;
+  const trap = http.createServer((_req, res) => { hits++; res.end(keyPem(generateSigner())); });
+  await new Promise<void>((resolve) => trap.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => trap.close());
+  const url = `http://127.0.0.1:${(trap.address() as AddressInfo).port}/key.pem`;
+  const signer = generateSigner();
+  t.is((await postEntry(r.url, hashedrekord(keyPem(signer), signer))).status, 201);
+  const search = (q: unknown) => fetch(`${r.url}/api/v1/index/retrieve`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(q) });
+  const content = b64(keyPem(signer));
+  for (const q of [{ publicKey: { format: 'x509', content, url } }, { publicKey: { format: 'x509', url } }]) {
+    const res = await search(q);
+    const err = await json(res);
+    t.is(res.status, 400, err.message);
+    t.regex(err.message, /^query\.publicKey\.url is not supported/);
+  }
+  // GHSA-843x-px86-vq42 on the search face: a certificate whose key cannot be decoded is a 400, not a 500
+  const undecodable = await search({ publicKey: { format: 'x509', content: b64(derToPem(certificateWithUndecodableKey())) } });
+  t.is(undecodable.status, 400);
+  t.regex((await json(undecodable)).message, /^query\.publicKey\.content holds a certificate whose public key cannot be parsed/);
+  const ok = await search({ publicKey: { format: 'x509', content } });
+  t.is((await ok.json() as string[]).length, 1, 'the same key without a url finds the entry');
+  // a request of our own to the trap: any stray fetch by the log would have arrived before it
+  await fetch(url).then((res) => res.text());
+  t.is(hits, 1);
+});
+
+test('rekor#2895: a treeID that is not a positive int64 is a 400 on proof and publicKey, never a 500', async (t) => {
+  const r = await startRekor();
+  t.teardown(r.close);
+  const signer = generateSigner();
+  t.is((await postEntry(r.url, hashedrekord(keyPem(signer), signer))).status, 201);
+  t.is((await postEntry(r.url, hashedrekord(keyPem(signer), signer, Buffer.from('second')))).status, 201);
+  const bad = ['9223372036854775808', '9999999999999999999', '0', '0000000000000000000', '18446744073709551615', '-1', '1e3', `0x${BigInt(TREE_ID).toString(16)}`];
+  for (const id of bad) {
+    for (const path of [`/api/v1/log/proof?firstSize=1&lastSize=2&treeID=${id}`, `/api/v1/log/publicKey?treeID=${id}`]) {
+      const res = await fetch(`${r.url}${path}`);
+      const err = await json(res);
+      t.is(res.status, 400, `${path}: ${err.message}`);
+      t.regex(err.message, /treeID|tree .* is not served/, path);
+    }
+  }
+  // the largest int64 is well formed, just not ours; our own id (also with leading zeros trimmed) still works
+  t.is((await fetch(`${r.url}/api/v1/log/publicKey?treeID=9223372036854775807`)).status, 400);
+  t.is((await fetch(`${r.url}/api/v1/log/proof?firstSize=1&lastSize=2&treeID=${TREE_ID}`)).status, 200);
+});
+
+/** `base` with `value` put at `path` (replacing it, or as an extra field beside it). */
+function edit(base: unknown, path: (string | number)[], value: unknown, replace: boolean): any {
+  if (path.length === 0) return value;
+  const copy: any = structuredClone(base);
+  let node = copy;
+  for (const k of path.slice(0, -1)) node = node[k];
+  const last = path[path.length - 1]!;
+  if (!replace && typeof node[last] === 'object' && node[last] !== null && !Array.isArray(node[last])) node[last].extra = value;
+  else node[last] = value;
+  return copy;
+}
+
+test('GHSA-843x-px86-vq42 / GHSA-frqx-jfcm-6jjr / GHSA-273p-m2cw-6833 / rekor#1923: any JSON anywhere in a dsse or intoto entry is a 201, 400 or 409, never a 5xx', async (t) => {
+  const r = await startRekor();
+  t.teardown(r.close);
+  const signer = generateSigner();
+  const pem = keyPem(signer);
+  const sig = b64(signer.sign(pae(payload)));
+  // dsse carries its envelope as JSON text: it is edited as an object, then written out (unless replaced by a non-object)
+  const dsseBase = { apiVersion: '0.0.1', kind: 'dsse', spec: { proposedContent: { envelope: { payload: b64(payload), payloadType: TYPE, signatures: [{ keyid: '', sig }] }, verifiers: [b64(pem)] } } };
+  const env = ['spec', 'proposedContent', 'envelope'];
+  const dssePaths = [[], ['spec'], ['spec', 'proposedContent'], env, ['spec', 'proposedContent', 'verifiers'], ['spec', 'proposedContent', 'verifiers', 0],
+    [...env, 'payload'], [...env, 'payloadType'], [...env, 'signatures'], [...env, 'signatures', 0], [...env, 'signatures', 0, 'sig'], [...env, 'signatures', 0, 'keyid']];
+  const intotoBase = intoto([{ signer, pem }]);
+  const ie = ['spec', 'content', 'envelope'];
+  const intotoPaths = [['spec'], ['spec', 'content'], ie, [...ie, 'payload'], [...ie, 'payloadType'], [...ie, 'signatures'], [...ie, 'signatures', 0],
+    [...ie, 'signatures', 0, 'sig'], [...ie, 'signatures', 0, 'publicKey'], [...ie, 'signatures', 0, 'keyid'], ['spec', 'content', 'hash'], ['spec', 'content', 'payloadHash']];
+  const post = async (body: unknown) => {
+    const res = await postEntry(r.url, JSON.stringify(body));
+    await res.arrayBuffer();
+    return [201, 400, 409].includes(res.status);
+  };
+  const value = fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.constantFrom(null, '', [], {}, [null], 0, -1, 'AAAA', sig, b64(pem)));
+  await t.notThrowsAsync(fc.assert(fc.asyncProperty(fc.constantFrom(...dssePaths), value, fc.boolean(), async (path, v, replace) => {
+    const e = edit(dsseBase, path, v, replace);
+    const pc = e?.spec?.proposedContent;
+    if (pc && typeof pc === 'object' && typeof pc.envelope === 'object' && pc.envelope !== null) pc.envelope = JSON.stringify(pc.envelope);
+    return post(e);
+  }), { numRuns: 250 }));
+  await t.notThrowsAsync(fc.assert(fc.asyncProperty(fc.constantFrom(...intotoPaths), value, fc.boolean(), async (path, v, replace) => post(edit(intotoBase, path, v, replace))), { numRuns: 250 }));
+});
