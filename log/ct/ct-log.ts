@@ -36,6 +36,14 @@ function checkSize(n: number, what: string): void {
   if (!Number.isSafeInteger(n) || n < 0) throw new BadRequestError(`${what} must be a non-negative integer`);
 }
 
+/**
+ * The key under which a submission is remembered for deduplication: SHA-256 over the whole MerkleTreeLeaf with a
+ * zero timestamp, all 256 bits (sunlight 903d987: a truncated key lets two certificates share one SCT).
+ */
+export function ctDedupKey(entry: CtSignedEntry): string {
+  return createHash('sha256').update(merkleTreeLeaf(0n, entry)).digest('hex');
+}
+
 /** The MerkleTreeLeaf timestamp (bytes 2..10: after version and leaf_type). */
 function leafTimestamp(leaf: Buffer): number {
   return leaf.length >= 10 ? Number(leaf.readBigUInt64BE(2)) : 0;
@@ -101,7 +109,7 @@ export class CtLog {
     const v = validate();
     // A resubmission (or a concurrent duplicate) of the same entry gets the SCT timestamp of the first one
     // instead of a second leaf (tesseract #445: no unbounded duplicates in flight).
-    const key = createHash('sha256').update(merkleTreeLeaf(0n, v.entry)).digest('hex');
+    const key = ctDedupKey(v.entry);
     let pending = this.#recent.get(key);
     if (!pending) {
       pending = this.#append(v.entry, v.extraData);

@@ -14,7 +14,9 @@ import { dirname, join } from 'node:path';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { generateSigner } from '../../core/signer.ts';
 import { openMerkleLog } from '../../log/merkle-log.ts';
-import { CtLog } from '../../log/ct/ct-log.ts';
+import { CtLog, ctDedupKey } from '../../log/ct/ct-log.ts';
+import { ENTRY_TYPE_PRECERT, ENTRY_TYPE_X509, merkleTreeLeaf, type CtSignedEntry } from '../../core/sct.ts';
+import fc from 'fast-check';
 import { ctRouter } from '../../log/ct/routes.ts';
 import { audit } from '../../client/commands/log.ts';
 import { serveRouters } from '../helpers/http.ts';
@@ -127,6 +129,25 @@ test('sunlight 903d987: resubmissions get the SCT of their own logged leaf, neve
     }
   });
   t.is(new Set(first.map((s) => s.timestamp)).size, certs.length, 'one leaf, one timestamp, per certificate');
+});
+
+test('sunlight 903d987: the dedup key is all 256 bits of SHA-256 over the whole entry, and it covers every byte of the entry', (t) => {
+  fc.assert(fc.property(
+    fc.uint8Array({ minLength: 1, maxLength: 300 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.boolean(),
+    (bytes, issuerKeyHash, precert) => {
+      const body = Buffer.from(bytes);
+      const entry: CtSignedEntry = precert
+        ? { type: ENTRY_TYPE_PRECERT, issuerKeyHash: Buffer.from(issuerKeyHash), tbsCertificate: body }
+        : { type: ENTRY_TYPE_X509, certificate: body };
+      const key = ctDedupKey(entry);
+      t.is(key, createHash('sha256').update(merkleTreeLeaf(0n, entry)).digest('hex'));
+      t.is(Buffer.from(key, 'hex').length, 32);
+      // the last byte of the entry changes the key: nothing of the entry is left out
+      const flipped = Buffer.from(body);
+      flipped[flipped.length - 1]! ^= 1;
+      t.not(ctDedupKey(precert ? { ...entry, tbsCertificate: flipped } as CtSignedEntry : { type: ENTRY_TYPE_X509, certificate: flipped }), key);
+    },
+  ), { numRuns: 200 });
 });
 
 test('sunlight 6ffa693: log audit saves a checkpoint only after it verified, so a bad one can never wedge the next run', async (t) => {
