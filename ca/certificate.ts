@@ -4,7 +4,7 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import {
   AlgorithmIdentifier, Certificate, KeyUsageFlags, Name, SubjectKeyIdentifier, SubjectPublicKeyInfo, TBSCertificate, Validity, Version,
 } from '@peculiar/asn1-x509';
-import { encode, rawDer } from '../core/raw-der.ts';
+import { contextConstructedDer, encode, sequenceDer } from '../core/raw-der.ts';
 import type { Signer } from '../core/signer.ts';
 import {
   authorityKeyIdExtension, codeSigningEkuExtension, ctPoisonExtension, extensionDer, keyIdentifier, keyUsageExtension, OID,
@@ -20,8 +20,9 @@ import {
  *
  * Speed: every part that is the same in every leaf (version, algorithm, issuer, empty subject, KeyUsage, EKU,
  * AKI, poison) is encoded once, with asn1-x509, when the issuing authority is loaded. A leaf encodes only its
- * own parts (serial, validity, SKI, SAN, Fulcio's extensions) with asn1js, and asn1js assembles the SEQUENCEs
- * around the cached DER (core/raw-der.ts). The precertificate and the final certificate share all of it.
+ * own parts (serial, SKI, SAN, Fulcio's extensions; the validity once per second) with asn1js, and asn1js writes
+ * the SEQUENCE headers around the concatenated parts (core/raw-der.ts). The precertificate and the final
+ * certificate share all of it.
  * test/ca/leaf-encoding.test.ts checks the result against the plain asn1-x509 encoding, byte for byte.
  */
 
@@ -40,9 +41,7 @@ const ECDSA_WITH_SHA256_DER = Buffer.from(AsnConvert.serialize(ecdsaWithSha256()
  */
 export function signTbsDer(tbsDer: Buffer, signer: Signer): Buffer {
   const signature = signer.sign(tbsDer);
-  return encode(new asn1js.Sequence({
-    value: [rawDer(tbsDer), rawDer(ECDSA_WITH_SHA256_DER), new asn1js.BitString({ valueHex: signature })],
-  }));
+  return sequenceDer([tbsDer, ECDSA_WITH_SHA256_DER, encode(new asn1js.BitString({ valueHex: signature }))]);
 }
 
 /** Signs a TBSCertificate (asn1-x509) with `signer` and returns the certificate DER: for the CA's own certificates. */
@@ -145,27 +144,38 @@ export interface LeafRequest {
 
 /** Everything of a leaf except its last extension, encoded; the same draft yields the precertificate and the final certificate. */
 export interface LeafDraft {
-  /** DER of the TBS fields before the extensions: version, serial, signature, issuer, validity, subject, key. */
-  fields: Buffer[];
-  /** DER of each extension before the last one. */
-  extensions: Buffer[];
+  /** DER of the TBS fields before the extensions, concatenated: version, serial, signature, issuer, validity, subject, key. */
+  fields: Buffer;
+  /** DER of each extension before the last one, concatenated. */
+  extensions: Buffer;
+}
+
+/**
+ * The DER Validity of a leaf issued at `notBefore` (whole seconds). Every leaf issued in the same second has the
+ * same one, so the last is kept: under load it is encoded once a second instead of once per certificate.
+ */
+let lastValidity: { notBefore: number; der: Buffer } | undefined;
+function validityDer(notBefore: Date): Buffer {
+  if (lastValidity?.notBefore === notBefore.getTime()) return lastValidity.der;
+  const der = Buffer.from(AsnConvert.serialize(new Validity({ notBefore, notAfter: new Date(notBefore.getTime() + LEAF_VALIDITY_MS) })));
+  lastValidity = { notBefore: notBefore.getTime(), der };
+  return der;
 }
 
 export function draftLeaf(ca: IssuingAuthority, req: LeafRequest): LeafDraft {
-  const notBefore = wholeSeconds(req.now);
   const c = ca.leaf;
   const serial = encode(new asn1js.Integer({ valueHex: randomSerial() }));
-  const validity = Buffer.from(AsnConvert.serialize(new Validity({ notBefore, notAfter: new Date(notBefore.getTime() + LEAF_VALIDITY_MS) })));
+  const extensions = [
+    c.keyUsage,
+    c.extKeyUsage,
+    extensionDer(subjectKeyIdExtension(keyIdentifier(req.publicKeyDer))),
+    c.authorityKeyId,
+    extensionDer(subjectAltNameExtension(req.san)),
+  ];
+  for (const e of req.extensions) extensions.push(extensionDer(e));
   return {
-    fields: [c.version, serial, c.signatureAlgorithm, c.issuer, validity, c.subject, req.publicKeyDer],
-    extensions: [
-      c.keyUsage,
-      c.extKeyUsage,
-      extensionDer(subjectKeyIdExtension(keyIdentifier(req.publicKeyDer))),
-      c.authorityKeyId,
-      extensionDer(subjectAltNameExtension(req.san)),
-      ...req.extensions.map(extensionDer),
-    ],
+    fields: Buffer.concat([c.version, serial, c.signatureAlgorithm, c.issuer, validityDer(wholeSeconds(req.now)), c.subject, req.publicKeyDer]),
+    extensions: Buffer.concat(extensions),
   };
 }
 
@@ -174,10 +184,8 @@ export function draftLeaf(ca: IssuingAuthority, req: LeafRequest): LeafDraft {
  * the SCT list are both missing from: RFC 6962's PreCert.tbs_certificate, handed to an in-process CT log.
  */
 export function leafTbsDer(draft: LeafDraft, last?: Buffer): Buffer {
-  const extensions = new asn1js.Sequence({ value: (last ? [...draft.extensions, last] : draft.extensions).map(rawDer) });
-  return encode(new asn1js.Sequence({
-    value: [...draft.fields.map(rawDer), new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 3 }, value: [extensions] })],
-  }));
+  const extensions = sequenceDer(last ? [draft.extensions, last] : [draft.extensions]);
+  return sequenceDer([draft.fields, contextConstructedDer(3, [extensions])]);
 }
 
 /** The precertificate (RFC 6962 3.1): signed by the intermediate itself, with the critical poison extension. */

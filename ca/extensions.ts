@@ -1,16 +1,14 @@
 import { createHash } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
-import {
-  AuthorityKeyIdentifier, BasicConstraints, DirectoryString, ExtendedKeyUsage, Extension, GeneralName, GeneralNames,
-  KeyIdentifier, KeyUsage, OtherName, SubjectPublicKeyInfo,
-} from '@peculiar/asn1-x509';
-import { encode, rawDer } from '../core/raw-der.ts';
+import { AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, Extension, KeyIdentifier, KeyUsage } from '@peculiar/asn1-x509';
+import { contextConstructedDer, encode, sequenceDer } from '../core/raw-der.ts';
 import { canonicalP256Point } from '../core/p256-spki.ts';
 
 /**
  * Certificate extensions: the standard ones of the Fulcio profile and Sigstore's own OIDs
- * (docs/oid-info.md upstream). All DER comes from asn1-schema; nothing here encodes by hand.
+ * (docs/oid-info.md upstream). All DER comes from asn1-schema or, for what every leaf encodes, from asn1js
+ * directly (asn1-schema's reflection costs several times the encoding); nothing here encodes by hand.
  */
 
 export const OID = {
@@ -73,7 +71,12 @@ export function der(obj: unknown): Buffer {
 
 /** DER UTF8String, the encoding of OIDs 1.3.6.1.4.1.57264.1.8 and later and of the OtherName SAN value. */
 export function utf8StringDer(value: string): Buffer {
-  return der(new DirectoryString({ utf8String: value }));
+  return encode(new asn1js.Utf8String({ value }));
+}
+
+/** DER OCTET STRING holding `value`. */
+function octetStringDer(value: Uint8Array): Buffer {
+  return encode(new asn1js.OctetString({ valueHex: value }));
 }
 
 export function toX509Extension(ext: CertExtension): Extension {
@@ -99,11 +102,10 @@ function oidDer(oid: string): Uint8Array {
  * test/ca/leaf-encoding.test.ts checks the two agree.
  */
 export function extensionDer(ext: CertExtension): Buffer {
-  const fields: asn1js.BaseBlock[] = [rawDer(oidDer(ext.oid))];
-  if (ext.critical) fields.push(new asn1js.Boolean({ value: true }));
-  fields.push(new asn1js.OctetString({ valueHex: ext.value }));
-  return encode(new asn1js.Sequence({ value: fields }));
+  return sequenceDer(ext.critical ? [oidDer(ext.oid), DER_TRUE, octetStringDer(ext.value)] : [oidDer(ext.oid), octetStringDer(ext.value)]);
 }
+
+const DER_TRUE = encode(new asn1js.Boolean({ value: true }));
 
 /** The subjectPublicKey BIT STRING contents of a DER SubjectPublicKeyInfo (parsed by asn1js, not by hand). */
 export function subjectPublicKeyBits(spkiDer: Buffer): Buffer {
@@ -133,20 +135,32 @@ export function basicConstraintsExtension(ca: boolean, pathLen?: number): CertEx
 }
 
 export function subjectKeyIdExtension(keyId: Buffer): CertExtension {
-  return { oid: OID.subjectKeyIdentifier, value: der(new KeyIdentifier(keyId)) };
+  // KeyIdentifier ::= OCTET STRING (asn1js directly: this runs for every leaf)
+  return { oid: OID.subjectKeyIdentifier, value: octetStringDer(keyId) };
 }
 
 export function authorityKeyIdExtension(keyId: Buffer): CertExtension {
   return { oid: OID.authorityKeyIdentifier, value: der(new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(keyId) })) };
 }
 
-/** The SAN: critical, because the subject is empty (RFC 5280 4.2.1.6). */
+/** A GeneralName `[tagNumber] IMPLICIT IA5String` (rfc822Name 1, uniformResourceIdentifier 6), its bytes as asn1js writes an IA5String. */
+function ia5GeneralNameDer(tagNumber: number, value: string): Buffer {
+  const ia5 = new asn1js.IA5String({ value });
+  return encode(new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber }, valueHex: ia5.valueBlock.valueHexView }));
+}
+
+/**
+ * The SAN: critical, because the subject is empty (RFC 5280 4.2.1.6). GeneralNames with one name, encoded with
+ * asn1js directly (this runs for every leaf); test/ca/leaf-encoding.test.ts checks it equals asn1-x509's
+ * GeneralNames encoding for every kind of name.
+ */
 export function subjectAltNameExtension(san: SubjectAltName): CertExtension {
-  let name: GeneralName;
-  if (san.type === 'email') name = new GeneralName({ rfc822Name: san.value });
-  else if (san.type === 'uri') name = new GeneralName({ uniformResourceIdentifier: san.value });
-  else name = new GeneralName({ otherName: new OtherName({ typeId: OID.otherNameSan, value: toArrayBuffer(utf8StringDer(san.value)) }) });
-  return { oid: OID.subjectAltName, critical: true, value: der(new GeneralNames([name])) };
+  let name: Buffer;
+  if (san.type === 'email') name = ia5GeneralNameDer(1, san.value);
+  else if (san.type === 'uri') name = ia5GeneralNameDer(6, san.value);
+  // otherName [0] IMPLICIT OtherName: the type id, then the value as [0] EXPLICIT UTF8String
+  else name = contextConstructedDer(0, [oidDer(OID.otherNameSan), contextConstructedDer(0, [utf8StringDer(san.value)])]);
+  return { oid: OID.subjectAltName, critical: true, value: sequenceDer([name]) };
 }
 
 export function ctPoisonExtension(): CertExtension {
@@ -156,7 +170,7 @@ export function ctPoisonExtension(): CertExtension {
 
 /** The SCT list extension: an OCTET STRING wrapping the TLS-encoded SignedCertificateTimestampList. */
 export function sctListExtension(tlsSctList: Buffer): CertExtension {
-  return { oid: OID.ctSctList, value: der(new OctetString(tlsSctList)) };
+  return { oid: OID.ctSctList, value: octetStringDer(tlsSctList) };
 }
 
 /** The values of Fulcio's own extensions, by name (upstream certificate.Extensions). */

@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { createHash, createPublicKey, ECDH, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
-  AlgorithmIdentifier, Certificate, Extension, Extensions, KeyUsageFlags, Name, SubjectPublicKeyInfo, TBSCertificate, Validity, Version,
+  AlgorithmIdentifier, Certificate, DirectoryString, Extension, Extensions, GeneralName, GeneralNames, KeyIdentifier, KeyUsageFlags, Name,
+  OtherName, SubjectPublicKeyInfo, TBSCertificate, Validity, Version,
 } from '@peculiar/asn1-x509';
 import { generateSigner } from '../../core/signer.ts';
 import { createCaHierarchy } from '../../ca/hierarchy.ts';
@@ -13,7 +14,7 @@ import {
 import {
   authorityKeyIdExtension, codeSigningEkuExtension, ctPoisonExtension, extensionDer, keyIdentifier, keyUsageExtension, OID,
   renderFulcioExtensions, sctListExtension, subjectAltNameExtension, subjectKeyIdExtension, toArrayBuffer, toX509Extension,
-  type CertExtension, type SubjectAltName,
+  utf8StringDer, type CertExtension, type SubjectAltName,
 } from '../../ca/extensions.ts';
 import { proveKeyPossession, spkiOf } from '../../ca/pop.ts';
 import { BadRequestError } from '../../core/errors.ts';
@@ -30,6 +31,19 @@ const { intermediateDer } = createCaHierarchy({ rootSigner, intermediateSigner, 
 const ca = loadIssuingAuthority(intermediateDer, intermediateSigner);
 const keys = Array.from({ length: 4 }, () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' }));
 
+const asn1x509 = (obj: unknown) => Buffer.from(AsnConvert.serialize(obj));
+
+/** The per-leaf extensions as asn1-x509 encodes them (the CA encodes them with asn1js directly). */
+function referenceSan(san: SubjectAltName): CertExtension {
+  let name: GeneralName;
+  if (san.type === 'email') name = new GeneralName({ rfc822Name: san.value });
+  else if (san.type === 'uri') name = new GeneralName({ uniformResourceIdentifier: san.value });
+  else name = new GeneralName({ otherName: new OtherName({ typeId: OID.otherNameSan, value: toArrayBuffer(asn1x509(new DirectoryString({ utf8String: san.value }))) }) });
+  return { oid: OID.subjectAltName, critical: true, value: asn1x509(new GeneralNames([name])) };
+}
+const referenceSki = (keyId: Buffer): CertExtension => ({ oid: OID.subjectKeyIdentifier, value: asn1x509(new KeyIdentifier(keyId)) });
+const referenceSctList = (list: Buffer): CertExtension => ({ oid: OID.ctSctList, value: asn1x509(new OctetString(list)) });
+
 /** The reference: the whole TBS built as an asn1-x509 object and serialized at once (the old CA code). */
 function referenceTbs(serial: ArrayBuffer, now: number, spki: Buffer, san: SubjectAltName, fulcio: CertExtension[], last: CertExtension): Buffer {
   const notBefore = wholeSeconds(now);
@@ -45,9 +59,9 @@ function referenceTbs(serial: ArrayBuffer, now: number, spki: Buffer, san: Subje
     extensions: new Extensions([
       keyUsageExtension(KeyUsageFlags.digitalSignature),
       codeSigningEkuExtension(),
-      subjectKeyIdExtension(createHash('sha1').update(spkiBits).digest()),
+      referenceSki(createHash('sha1').update(spkiBits).digest()),
       authorityKeyIdExtension(ca.keyId),
-      subjectAltNameExtension(san),
+      referenceSan(san),
       ...fulcio,
       last,
     ].map(toX509Extension)),
@@ -55,9 +69,12 @@ function referenceTbs(serial: ArrayBuffer, now: number, spki: Buffer, san: Subje
   return Buffer.from(AsnConvert.serialize(tbs));
 }
 
+// beyond ASCII too: whatever reaches the encoder must come out as asn1-x509 would write it
 const sanArb: fc.Arbitrary<SubjectAltName> = fc.oneof(
   fc.emailAddress().map((value) => ({ type: 'email' as const, value })),
   fc.webUrl().map((value) => ({ type: 'uri' as const, value })),
+  fc.string({ minLength: 1, maxLength: 300, unit: 'grapheme' }).map((value) => ({ type: 'email' as const, value })),
+  fc.string({ minLength: 1, maxLength: 300, unit: 'grapheme' }).map((value) => ({ type: 'uri' as const, value })),
   fc.string({ minLength: 1, maxLength: 300, unit: 'grapheme' }).map((value) => ({ type: 'otherName' as const, value })),
 );
 const fulcioArb = fc.record({
@@ -76,8 +93,29 @@ test('precertificate and final TBS equal the asn1-x509 encoding of the same leaf
     const serial = toArrayBuffer(Buffer.from(AsnConvert.parse(leafTbsDer(draft, Buffer.from(AsnConvert.serialize(toX509Extension(ctPoisonExtension())))), TBSCertificate).serialNumber));
     t.deepEqual(leafTbsDer(draft, extensionDer(ctPoisonExtension())), referenceTbs(serial, now, spki, san, fulcio, ctPoisonExtension()));
     const list = Buffer.from(sctList);
-    t.deepEqual(leafTbsDer(draft, extensionDer(sctListExtension(list))), referenceTbs(serial, now, spki, san, fulcio, sctListExtension(list)));
+    t.deepEqual(leafTbsDer(draft, extensionDer(sctListExtension(list))), referenceTbs(serial, now, spki, san, fulcio, referenceSctList(list)));
   }), { numRuns: 150 });
+});
+
+test('the per-leaf parts encoded by asn1js directly equal asn1-x509: SAN of every kind, SKI, SCT list, UTF8String', (t) => {
+  fc.assert(fc.property(sanArb, (san) => {
+    t.deepEqual(subjectAltNameExtension(san), referenceSan(san));
+  }), { numRuns: 300 });
+  fc.assert(fc.property(fc.uint8Array({ minLength: 0, maxLength: 40 }), fc.uint8Array({ minLength: 0, maxLength: 2000 }), (keyId, list) => {
+    t.deepEqual(subjectKeyIdExtension(Buffer.from(keyId)), referenceSki(Buffer.from(keyId)));
+    t.deepEqual(sctListExtension(Buffer.from(list)), referenceSctList(Buffer.from(list)));
+  }), { numRuns: 200 });
+  fc.assert(fc.property(fc.string({ maxLength: 500, unit: 'grapheme' }), (value) => {
+    t.deepEqual(utf8StringDer(value), asn1x509(new DirectoryString({ utf8String: value })));
+  }), { numRuns: 300 });
+  // a leaf issued in the same second as the one before reuses its validity; the next second gets its own
+  const validity = (now: number) => AsnConvert.parse(leafTbsDer(draftLeaf(ca, { publicKeyDer: keys[0]!, san: { type: 'email', value: 'a@b.c' }, extensions: [], now })), TBSCertificate).validity;
+  const t0 = Date.UTC(2026, 0, 1, 12, 0, 0);
+  for (const [now, seconds] of [[t0 + 100, t0], [t0 + 900, t0], [t0 + 1000, t0 + 1000], [t0 + 1500, t0 + 1000], [t0, t0]] as const) {
+    const v = validity(now);
+    t.is(v.notBefore.getTime().getTime(), seconds);
+    t.is(v.notAfter.getTime().getTime(), seconds + LEAF_VALIDITY_MS);
+  }
 });
 
 test('the signed certificates are the asn1-x509 Certificate of that TBS and signature, and verify', (t) => {
