@@ -8,97 +8,31 @@ import { createHash, createPublicKey, createVerify } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleFromJSON, bundleToJSON } from '@sigstore/bundle';
-import { FulcioSigner, MessageSignatureBundleBuilder, RekorWitness } from '@sigstore/sign';
-import { TrustedRoot } from '@sigstore/protobuf-specs';
-import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
+import { bundleFromJSON } from '@sigstore/bundle';
+import { toSignedEntity } from '@sigstore/verify';
 import { signerFromPem } from '../../core/signer.ts';
 import { verifyCheckpoint } from '../../log/checkpoint.ts';
 import { canonicalJson } from '../../log/kinds/canonical-json.ts';
 import { verifyConsistency } from '../../log/merkle/verify.ts';
 import { leafHash } from '../../log/merkle/hash.ts';
-import { signArtifact } from '../../client/sign.ts';
 import { createVerifier } from '../../client/verify/index.ts';
 import { readMeta } from '../../services/meta.ts';
 import { buildTrustedRoot, loadTrustDocuments } from '../../services/trust.ts';
 import { fetchRemoteTrust } from '../../services/remote-trust.ts';
 import { pino } from 'pino';
-import { rotateRekorLog } from '../../services/log-rotation.ts';
 import { backupDataDir, readManifest, restoreDataDir } from '../../services/backup.ts';
 import { createLogService } from '../../services/log-service.ts';
 import { openMerkleLog } from '../../log/merkle-log.ts';
-import { runCli } from '../helpers/cli.ts';
 import { audit } from '../../client/commands/log.ts';
-import { startStack, TEST_EMAIL, type TestStack } from '../helpers/stack.ts';
+import { TEST_EMAIL } from '../helpers/stack.ts';
 import { refuses } from '../client/pki-fixture.ts';
+import {
+  type Json, dataDir, artifactA, artifactB, stack, issuerA, bundleA, bundleB, stockBundle, stockArtifact, rotateOut, oldTree, oldKeyPem,
+  refusedWhileRunning, treeBeforeRotation, savedCheckpoint, sign, tlogEntry, get, post, stock, setUpRotatedStack, tearDownRotatedStack,
+} from './rotated-stack.ts';
 
-type Json = Record<string, any>;
-const dataDir = mkdtempSync(join(tmpdir(), 'sigstack-rotation-'));
-const artifactA = Buffer.from('signed before the rotation\n');
-const artifactB = Buffer.from('signed after the rotation\n');
-let stack: TestStack;
-let issuerA: string;
-let bundleA: Json;
-let extraA: Json;
-let bundleB: Json;
-let stockBundle: Json;
-const stockArtifact = Buffer.from('signed by sigstore-js after the rotation');
-let rotateOut: string;
-let oldTree: string;
-let oldKeyPem: string;
-let refusedWhileRunning: string;
-let treeBeforeRotation: string;
-const savedCheckpoint = join(dataDir, 'audit-checkpoint.txt');
-
-async function sign(s: TestStack, artifact: Buffer): Promise<Json> {
-  return (await signArtifact({ artifact, identityToken: await s.mintToken(), fulcioUrl: s.url, rekorUrl: s.url })) as Json;
-}
-
-test.before(async () => {
-  const first = await startStack({ dataDir });
-  try {
-    issuerA = first.issuer;
-    bundleA = await sign(first, artifactA);
-    extraA = await sign(first, Buffer.from('a second entry in the old tree'));
-    await audit({ url: first.url, checkpoint: savedCheckpoint });
-    // a server is running on the folder: rotation refuses and changes nothing
-    treeBeforeRotation = readMeta(dataDir).log!.treeId;
-    refusedWhileRunning = await rotateRekorLog(dataDir).then(() => 'rotated', (err: Error) => err.message);
-  } finally {
-    await first.close();
-  }
-  oldTree = readMeta(dataDir).log!.treeId;
-  const r = await runCli(['log', 'rotate', '--data-dir', dataDir]);
-  if (r.code !== 0) throw new Error(`log rotate failed: ${r.stderr}`);
-  rotateOut = r.stdout + r.stderr;
-  oldKeyPem = readFileSync(join(dataDir, `keys/rekor-${oldTree}.key.pem`), 'utf8');
-  stack = await startStack({ dataDir });
-  bundleB = await sign(stack, artifactB);
-  const token = await stack.mintToken();
-  const builder = new MessageSignatureBundleBuilder({
-    signer: new FulcioSigner({ fulcioBaseURL: stack.url, identityProvider: { getToken: async () => token } }),
-    witnesses: [new RekorWitness({ rekorBaseURL: stack.url })],
-  });
-  stockBundle = bundleToJSON(await builder.create({ data: stockArtifact })) as Json;
-});
-test.after.always(async () => {
-  await stack?.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
-
-const tlogEntry = (b: Json): Json => b.verificationMaterial.tlogEntries[0];
-const get = async (path: string): Promise<{ status: number; json: any; text: string }> => {
-  const res = await fetch(`${stack.url}${path}`);
-  const text = await res.text();
-  let json: unknown;
-  try { json = JSON.parse(text); } catch { json = undefined; }
-  return { status: res.status, json, text };
-};
-const post = async (path: string, body: unknown) => {
-  const res = await fetch(`${stack.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.status, json: (await res.json()) as any };
-};
-const stock = () => new Verifier(toTrustMaterial(TrustedRoot.fromJSON(stack.trustedRoot)), { ctlogThreshold: 1, tlogThreshold: 1 });
+test.before(setUpRotatedStack);
+test.after.always(tearDownRotatedStack);
 
 test('rotate refuses while a server has the data folder open, and changes nothing', (t) => {
   t.regex(refusedWhileRunning, /is open in another process: stop the server using this data folder first/);
