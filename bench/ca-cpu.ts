@@ -1,0 +1,81 @@
+/**
+ * Where a certificate's CPU goes: the real server (`sigstack serve` in its own process, as bench/ca.ts runs it)
+ * under 50 autocannon clients, its CPU by thread read from /proc/<pid>/task/<tid>/stat before and after the run,
+ * per certificate issued, next to the certificate's own crypto (3 signatures + 2 verifications) measured right
+ * after. Noise-resistant where certificates/s is not: on a shared host both sides slow down together.
+ * `npx tsx bench/ca-cpu.ts [seconds]` (Linux only; a diagnostic, not part of `npm run bench`).
+ */
+import 'reflect-metadata';
+import { generateKeyPairSync, sign, verify } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { startBenchServer } from './server-process.ts';
+import { startOidcIssuer } from '../test/helpers/oidc.ts';
+import { TEST_EMAIL } from '../test/helpers/stack.ts';
+
+interface AutocannonResult { '2xx': number; non2xx: number; duration: number }
+const autocannon = createRequire(import.meta.url)('autocannon') as (o: Record<string, unknown>) => Promise<AutocannonResult>;
+const CLK_TCK_US = 1e6 / 100; // Linux USER_HZ
+
+/** CPU µs used so far by each thread of `pid`: the main thread as "main", the others by name and id. */
+function cpuByThread(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    out.set(tid === String(pid) ? 'main' : `${name}:${tid}`, (Number(fields[11]) + Number(fields[12])) * CLK_TCK_US);
+  }
+  return out;
+}
+
+function perOp(n: number, op: () => void): number {
+  const start = performance.now();
+  for (let i = 0; i < n; i++) op();
+  return ((performance.now() - start) * 1000) / n;
+}
+
+const seconds = Number(process.argv[2] ?? 10);
+const oidc = await startOidcIssuer();
+const dataDir = mkdtempSync(join(tmpdir(), 'sigstack-ca-cpu-'));
+const config = join(dataDir, 'fulcio-config.json');
+writeFileSync(config, JSON.stringify({ OIDCIssuers: { [oidc.issuer]: { IssuerURL: oidc.issuer, ClientID: 'sigstore', Type: 'email' } } }));
+const server = await startBenchServer(['--oidc-config', config], dataDir);
+try {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const token = await oidc.mint({ email: TEST_EMAIL, email_verified: true, sub: TEST_EMAIL });
+  const body = JSON.stringify({
+    credentials: { oidcIdentityToken: token },
+    publicKeyRequest: {
+      publicKey: { algorithm: 'ECDSA', content: publicKey.export({ type: 'spki', format: 'pem' }) },
+      proofOfPossession: sign('sha256', Buffer.from(TEST_EMAIL), privateKey).toString('base64'),
+    },
+  });
+  const load = { url: `${server.url}/api/v2/signingCert`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 50 };
+  await autocannon({ ...load, duration: 4 }); // warm-up
+  const before = cpuByThread(server.pid);
+  const client0 = process.cpuUsage();
+  const result = await autocannon({ ...load, duration: seconds });
+  const after = cpuByThread(server.pid);
+  const client = process.cpuUsage(client0);
+  if (result.non2xx > 0) throw new Error(`${result.non2xx} non-2xx answers`);
+  const n = result['2xx'];
+  const threads = [...after].map(([k, v]) => [k, (v - (before.get(k) ?? 0)) / n] as const).filter(([, v]) => v >= 1).sort((a, b) => b[1] - a[1]);
+  const server_ = threads.reduce((sum, [, v]) => sum + v, 0);
+  const clientUs = (client.user + client.system) / n;
+  const data = Buffer.alloc(300, 7);
+  const signature = sign('sha256', data, privateKey);
+  const signUs = perOp(4000, () => sign('sha256', data, privateKey));
+  const verifyUs = perOp(4000, () => verify('sha256', data, publicKey, signature));
+  const crypto = 3 * signUs + 2 * verifyUs;
+  console.log(`${(n / result.duration).toFixed(0)} certificates/s, 50 clients, ${seconds} s`);
+  console.log(`server CPU ${server_.toFixed(0)} µs per certificate: ${threads.map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`);
+  console.log(`load generator ${clientUs.toFixed(0)} µs per certificate`);
+  console.log(`crypto per certificate ${crypto.toFixed(0)} µs (sign ${signUs.toFixed(1)}, verify ${verifyUs.toFixed(1)}); server CPU = ${(server_ / crypto).toFixed(2)}x crypto, server + client = ${((server_ + clientUs) / crypto).toFixed(2)}x (half the 1-core ceiling on 2 cores needs <= 4x)`);
+} finally {
+  await server.close();
+  await oidc.close();
+}
