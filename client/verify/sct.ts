@@ -7,8 +7,7 @@
  * does not verify fails the bundle; at least one distinct trusted log must have vouched (GHSA-9vcr-p3rj-q5q6).
  */
 import { createHash } from 'node:crypto';
-import * as asn1js from 'asn1js';
-import { rawDer } from './der.ts';
+import { contextConstructedDer, sequenceDer } from './der.ts';
 import { VerificationError } from '../../core/errors.ts';
 import { ENTRY_TYPE_PRECERT, HASH_SHA256, parseSctList, sctSignedData, SIG_ECDSA, type SignedCertificateTimestamp } from '../../core/sct.ts';
 import { inWindow, type TrustedCaCertificate, type TrustedLog } from '../trusted-root.ts';
@@ -26,19 +25,14 @@ function fail(message: string): never {
 
 /**
  * The leaf's TBSCertificate without the SCT list extension, DER: what the CT log signed. Every field and every
- * remaining extension keeps its exact bytes (der.ts rawDer); asn1js encodes only the two new headers, the
- * extensions SEQUENCE in its [3] and the TBS SEQUENCE, whose lengths changed. (It used to re-encode the whole TBS
- * through @peculiar/asn1-x509; test/client/precert-tbs.test.ts checks the two agree byte for byte.)
+ * remaining extension keeps its exact bytes; asn1js writes only the three new headers (the extensions SEQUENCE,
+ * its [3] and the TBS SEQUENCE, whose lengths changed) around the concatenated parts (core/raw-der.ts). (It used
+ * to re-encode the whole TBS through @peculiar/asn1-x509; test/client/precert-tbs.test.ts checks the two agree
+ * byte for byte.)
  */
 export function precertificateTbs(leaf: LeafState): Buffer {
-  const extensions = [...leaf.cert.extensions].filter(([oid]) => oid !== SCT_LIST_OID).map(([, ext]) => rawDer(ext.der));
-  const tbs = new asn1js.Sequence({
-    value: [
-      ...leaf.cert.tbsFieldsDer.map(rawDer),
-      new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 3 }, value: [new asn1js.Sequence({ value: extensions })] }),
-    ],
-  });
-  return Buffer.from(tbs.toBER(false));
+  const extensions = [...leaf.cert.extensions].filter(([oid]) => oid !== SCT_LIST_OID).map(([, ext]) => ext.der);
+  return sequenceDer([...leaf.cert.tbsFieldsDer, contextConstructedDer(3, [sequenceDer(extensions)])]);
 }
 
 function embeddedScts(leaf: LeafState): SignedCertificateTimestamp[] {
