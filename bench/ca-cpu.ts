@@ -8,13 +8,9 @@
 import 'reflect-metadata';
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { startBenchServer } from './server-process.ts';
-import { startOidcIssuer } from '../test/helpers/oidc.ts';
-import { TEST_EMAIL } from '../test/helpers/stack.ts';
+import { startCaBenchTarget } from './ca.ts';
 
 interface AutocannonResult { '2xx': number; non2xx: number; duration: number }
 const autocannon = createRequire(import.meta.url)('autocannon') as (o: Record<string, unknown>) => Promise<AutocannonResult>;
@@ -39,27 +35,15 @@ function perOp(n: number, op: () => void): number {
 }
 
 const seconds = Number(process.argv[2] ?? 10);
-const oidc = await startOidcIssuer();
-const dataDir = mkdtempSync(join(tmpdir(), 'sigstack-ca-cpu-'));
-const config = join(dataDir, 'fulcio-config.json');
-writeFileSync(config, JSON.stringify({ OIDCIssuers: { [oidc.issuer]: { IssuerURL: oidc.issuer, ClientID: 'sigstore', Type: 'email' } } }));
-const server = await startBenchServer(['--oidc-config', config], dataDir);
+const target = await startCaBenchTarget();
 try {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const token = await oidc.mint({ email: TEST_EMAIL, email_verified: true, sub: TEST_EMAIL });
-  const body = JSON.stringify({
-    credentials: { oidcIdentityToken: token },
-    publicKeyRequest: {
-      publicKey: { algorithm: 'ECDSA', content: publicKey.export({ type: 'spki', format: 'pem' }) },
-      proofOfPossession: sign('sha256', Buffer.from(TEST_EMAIL), privateKey).toString('base64'),
-    },
-  });
-  const load = { url: `${server.url}/api/v2/signingCert`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 50 };
+  const load = { url: target.url, method: 'POST', headers: { 'content-type': 'application/json' }, body: target.body, connections: 50 };
   await autocannon({ ...load, duration: 4 }); // warm-up
-  const before = cpuByThread(server.pid);
+  const before = cpuByThread(target.pid);
   const client0 = process.cpuUsage();
   const result = await autocannon({ ...load, duration: seconds });
-  const after = cpuByThread(server.pid);
+  const after = cpuByThread(target.pid);
   const client = process.cpuUsage(client0);
   if (result.non2xx > 0) throw new Error(`${result.non2xx} non-2xx answers`);
   const n = result['2xx'];
@@ -76,6 +60,5 @@ try {
   console.log(`load generator ${clientUs.toFixed(0)} µs per certificate`);
   console.log(`crypto per certificate ${crypto.toFixed(0)} µs (sign ${signUs.toFixed(1)}, verify ${verifyUs.toFixed(1)}); server CPU = ${(server_ / crypto).toFixed(2)}x crypto, server + client = ${((server_ + clientUs) / crypto).toFixed(2)}x (half the 1-core ceiling on 2 cores needs <= 4x)`);
 } finally {
-  await server.close();
-  await oidc.close();
+  await target.close();
 }

@@ -69,7 +69,16 @@ export function cryptoCeiling(signsPerSecond: number, verifiesPerSecond: number)
   return 1 / (3 / signsPerSecond + 2 / verifiesPerSecond);
 }
 
-export async function runCaBench({ quick }: { quick: boolean }): Promise<Row[]> {
+/** A real server with one email issuer, and one signing request for it (the same token and proof every time). */
+export interface CaBenchTarget {
+  /** POST /api/v2/signingCert of the server. */
+  url: string;
+  pid: number;
+  body: string;
+  close(): Promise<void>;
+}
+
+export async function startCaBenchTarget(): Promise<CaBenchTarget> {
   // The server runs in its own process, as `npm start` runs it; autocannon stays here, so the load generator
   // does not share the server's event loop (on this 2-core machine it gets the other core).
   const oidc = await startOidcIssuer();
@@ -77,6 +86,10 @@ export async function runCaBench({ quick }: { quick: boolean }): Promise<Row[]> 
   const oidcConfig = join(dataDir, 'fulcio-config.json');
   writeFileSync(oidcConfig, JSON.stringify({ OIDCIssuers: { [oidc.issuer]: { IssuerURL: oidc.issuer, ClientID: 'sigstore', Type: 'email' } } }));
   const server = await startBenchServer(['--oidc-config', oidcConfig], dataDir);
+  const close = async () => {
+    await server.close();
+    await oidc.close();
+  };
   try {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     // One token and one proof for every request: the CA still verifies both and issues a new certificate each time.
@@ -88,7 +101,17 @@ export async function runCaBench({ quick }: { quick: boolean }): Promise<Row[]> 
         proofOfPossession: sign('sha256', Buffer.from(TEST_EMAIL), privateKey).toString('base64'),
       },
     });
-    const url = `${server.url}/api/v2/signingCert`;
+    return { url: `${server.url}/api/v2/signingCert`, pid: server.pid, body, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+export async function runCaBench({ quick }: { quick: boolean }): Promise<Row[]> {
+  const target = await startCaBenchTarget();
+  const { url, body } = target;
+  try {
     const first = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     if (first.status !== 200) throw new Error(`the CA refused the bench request: ${first.status} ${await first.text()}`);
     // warm-up: the server's JIT and its workers reach their steady state before the clock starts
@@ -111,8 +134,7 @@ export async function runCaBench({ quick }: { quick: boolean }): Promise<Row[]> 
       { name: `POST /api/v2/signingCert latency p99, ${CLIENTS} clients`, value: result.latency.p99, unit: 'ms' },
     ];
   } finally {
-    await server.close();
-    await oidc.close();
+    await target.close();
   }
 }
 
