@@ -109,4 +109,4 @@ export function time(block: Block | undefined, what: string): number {
 }
 
 /** Already-encoded DER inside a tree asn1js encodes (one implementation for the CA, the CT log and the verifier). */
-export { contextConstructedDer, rawDer, sequenceDer } from '../../core/raw-der.ts';
+export { contextConstructedDer, sequenceDer } from '../../core/raw-der.ts';

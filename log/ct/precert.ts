@@ -1,6 +1,5 @@
-import * as asn1js from 'asn1js';
 import { BadRequestError } from '../../core/errors.ts';
-import { encode, rawDer } from '../../core/raw-der.ts';
+import { contextConstructedDer, sequenceDer } from '../../core/raw-der.ts';
 import { extensionsWithOid, type ParsedCertificate } from './certificate.ts';
 
 /** RFC 6962 §3.1: the critical extension that makes a precertificate unusable as a certificate. */
@@ -29,15 +28,14 @@ export function hasValidPoison(cert: ParsedCertificate, what: string): boolean {
  * RFC 6962 §3.2 `PreCert.tbs_certificate`: the precertificate's TBSCertificate with the poison extension removed
  * and the rest (including the order of the other extensions) unchanged, as DER. Every field and every kept
  * extension keeps its submitted bytes, which parseCertificateStrict proved to be the canonical DER encoding, so
- * this equals re-encoding the edited structure; asn1js encodes only the headers whose lengths changed.
+ * this equals re-encoding the edited structure; asn1js writes only the headers whose lengths changed, around the
+ * concatenated parts (core/raw-der.ts sequenceDer, as the CA and the verifier build the same TBS).
  */
 export function precertTbsWithoutPoison(precert: ParsedCertificate): Buffer {
   const extensions = precert.asn.tbsCertificate.extensions ?? [];
   const kept = precert.extensionDers.filter((_, i) => extensions[i]!.extnID !== OID_CT_POISON);
-  const fields = precert.tbsFieldsWithoutExtensions.map(rawDer);
+  const fields: Uint8Array[] = [...precert.tbsFieldsWithoutExtensions];
   // Extensions is SIZE (1..MAX): when the poison was the only one, the field disappears (as Go's x509 does).
-  if (kept.length > 0) {
-    fields.push(new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 3 }, value: [new asn1js.Sequence({ value: kept.map(rawDer) })] }));
-  }
-  return encode(new asn1js.Sequence({ value: fields }));
+  if (kept.length > 0) fields.push(contextConstructedDer(3, [sequenceDer(kept)]));
+  return sequenceDer(fields);
 }
