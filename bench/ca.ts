@@ -38,7 +38,7 @@ type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 /** P-256 signatures per second with node:crypto, on the calling thread. */
-function signRate(ms: number): number {
+export function signRate(ms: number): number {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const data = Buffer.alloc(300, 7);
   let n = 0;
@@ -51,7 +51,7 @@ function signRate(ms: number): number {
 }
 
 /** P-256 verifications per second with node:crypto (DER signatures, as the proof of possession), on the calling thread. */
-function verifyRate(ms: number): number {
+export function verifyRate(ms: number): number {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const data = Buffer.alloc(300, 7);
   const signature = sign('sha256', data, privateKey);
