@@ -5,7 +5,8 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import { pino, type Logger } from 'pino';
 import type { ServeConfig } from './config.ts';
-import { errorMiddleware } from './errors.ts';
+import { methodNotAllowed } from './methods.ts';
+import { connectionErrorLogger, errorMiddleware } from './errors.ts';
 import { bodyMiddleware } from './body.ts';
 import { createLogService, type LogService } from './log-service.ts';
 import { createCaService, type CaService } from './ca-service.ts';
@@ -143,13 +144,15 @@ export async function startStack(cfg: ServeConfig, logger: Logger = createLogger
   const routers = [healthRouter(checks, metrics), trustRouter(trustParts), ...(log?.routers ?? []), ...(ca?.routers ?? [])];
   const app = new Koa();
   app.proxy = false;
+  app.on('error', connectionErrorLogger(logger));
   app.use(requestContext(logger, metrics, routePatterns(routers)));
   app.use(errorMiddleware(logger));
   app.use(errorCodeRecorder());
   app.use(rateLimitMiddleware(cfg.rateLimit));
   app.use(bodyMiddleware(cfg.bodyLimit));
   if (ca) app.use(issuedCertificatesMiddleware(metrics));
-  for (const r of routers) app.use(r.routes()).use(r.allowedMethods());
+  app.use(methodNotAllowed(routers));
+  for (const r of routers) app.use(r.routes());
   handler = app.callback();
 
   const endpoints: Record<string, string> = {};

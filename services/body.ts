@@ -13,7 +13,7 @@ export function bodyMiddleware(limitBytes: number): Koa.Middleware {
   return async (ctx, next) => {
     if (ctx.method === 'GET' || ctx.method === 'HEAD' || ctx.method === 'DELETE' || ctx.method === 'OPTIONS') return next();
     const encoding = ctx.get('content-encoding');
-    if (encoding && encoding !== 'identity') throw new BadRequestError(`unsupported content-encoding "${encoding}"`);
+    if (encoding && encoding.trim().toLowerCase() !== 'identity') throw new BadRequestError(`unsupported content-encoding "${encoding}"`);
     const declared = Number(ctx.get('content-length') || 0);
     if (declared > limitBytes) throw new PayloadTooLargeError(`request body of ${declared} bytes is over the limit of ${limitBytes}`);
     let raw: Buffer;

@@ -4,6 +4,7 @@ import Koa from 'koa';
 import type Router from '@koa/router';
 import { errorMiddleware } from '../../services/errors.ts';
 import { bodyMiddleware } from '../../services/body.ts';
+import { methodNotAllowed } from '../../services/methods.ts';
 
 export interface TestServer {
   url: string;
@@ -29,6 +30,7 @@ export async function serveRouters(...routers: Router[]): Promise<TestServer> {
   const app = new Koa();
   app.use(errorMiddleware());
   app.use(bodyMiddleware(128 * 1024));
-  for (const r of routers) app.use(r.routes()).use(r.allowedMethods());
+  app.use(methodNotAllowed(routers));
+  for (const r of routers) app.use(r.routes());
   return listen(app);
 }
