@@ -4,7 +4,8 @@ import { CertificateAuthority } from '../ca/issue.ts';
 import type { IssuerConfig } from '../ca/issuers.ts';
 import type { SctSource } from '../ca/sct-source.ts';
 import { TokenVerifier } from '../ca/token.ts';
-import { SigstackError, UnavailableError } from '../core/errors.ts';
+import { UnavailableError } from '../core/errors.ts';
+import { toWorkerError } from '../core/worker-error.ts';
 import { parseSct, type SignedCertificateTimestamp } from '../core/sct.ts';
 import { signerFromKeyObject } from '../core/signer.ts';
 import type { FromWorker, ToWorker } from './ca-workers.ts';
@@ -57,8 +58,6 @@ port.on('message', (msg: ToWorker) => {
   }
   ca.issue(msg.body, msg.bearer).then(
     (issued) => port.postMessage({ type: 'issued', id: msg.id, ok: true, issued } satisfies FromWorker),
-    (e: unknown) => port.postMessage(e instanceof SigstackError
-      ? { type: 'issued', id: msg.id, ok: false, status: e.status, code: e.code, message: e.message, headers: e.headers }
-      : { type: 'issued', id: msg.id, ok: false, status: 500, code: 'INTERNAL', message: 'certificate issuance failed', headers: {} } satisfies FromWorker),
+    (e: unknown) => port.postMessage({ type: 'issued', id: msg.id, ok: false, error: toWorkerError(e) } satisfies FromWorker),
   );
 });

@@ -2,7 +2,8 @@ import type { KeyObject } from 'node:crypto';
 import type { CertificateIssuer, IssuedCertificate } from '../ca/issue.ts';
 import type { IssuerConfig } from '../ca/issuers.ts';
 import type { SctSource } from '../ca/sct-source.ts';
-import { SigstackError, UnavailableError } from '../core/errors.ts';
+import { UnavailableError } from '../core/errors.ts';
+import { fromWorkerError, type WorkerError } from '../core/worker-error.ts';
 import { serializeSct } from '../core/sct.ts';
 import { createWorkerPool } from '../core/worker-pool.ts';
 import type { CaWorkerData } from './ca-worker-body.ts';
@@ -24,7 +25,7 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'sct'; id: number; chainDer: Buffer[]; tbsWithoutPoisonDer?: Buffer }
   | { type: 'issued'; id: number; ok: true; issued: IssuedCertificate }
-  | { type: 'issued'; id: number; ok: false; status: number; code: string; message: string; headers: Record<string, string> };
+  | { type: 'issued'; id: number; ok: false; error: WorkerError };
 
 export interface IssuingPool extends CertificateIssuer {
   close(): Promise<void>;
@@ -60,7 +61,7 @@ export function createIssuingPool(opts: {
       if (msg.type !== 'issued') return undefined;
       return msg.ok
         ? { id: msg.id, ok: true, value: msg.issued }
-        : { id: msg.id, ok: false, error: new SigstackError(msg.status, msg.code, msg.message, msg.headers) };
+        : { id: msg.id, ok: false, error: fromWorkerError(msg.error, 'certificate worker') };
     },
     onOther: (message, reply) => answerSct(message as Extract<FromWorker, { type: 'sct' }>, reply),
   });

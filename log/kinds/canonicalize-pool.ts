@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { SigstackError } from '../../core/errors.ts';
+import { fromWorkerError } from '../../core/worker-error.ts';
 import { createWorkerPool } from '../../core/worker-pool.ts';
 import { ProposedEntryJson, canonicalizeProposedEntry } from './index.ts';
 import type { WorkerReply, WorkerRequest } from './canonicalize-worker-body.ts';
@@ -42,7 +42,7 @@ export function createCanonicalizePool(size = Math.max(1, Math.min(4, availableP
       const reply = message as WorkerReply;
       return reply.ok
         ? { id: reply.id, ok: true, value: { body: Buffer.from(reply.body.buffer, reply.body.byteOffset, reply.body.byteLength), indexKeys: reply.indexKeys } }
-        : { id: reply.id, ok: false, error: new SigstackError(reply.status, reply.code, reply.message) };
+        : { id: reply.id, ok: false, error: fromWorkerError(reply.error, 'entry canonicalization worker') };
     },
   });
   return { canonicalize: (proposed) => pool.run(proposed), close: () => pool.close() };

@@ -1,18 +1,18 @@
 import { parentPort } from 'node:worker_threads';
-import { SigstackError } from '../../core/errors.ts';
+import { toWorkerError, type WorkerError } from '../../core/worker-error.ts';
 import { ProposedEntryJson, canonicalizeProposedEntry } from './index.ts';
 import { rekorIndexKeys } from './index-keys.ts';
 
 /**
  * Worker side of the canonicalization pool: validates proposed entries (including the signature check, the
- * costly part) and answers each with the canonical body, or with the typed error's status, code and message so
- * the main thread can rethrow the same error.
+ * costly part) and answers each with the canonical body, or with its error (core/worker-error.ts) so the main
+ * thread can rethrow the same error.
  */
 /** `json`: the request's JSON text (ProposedEntryJson's bytes, transferred); else `proposed`, already parsed. */
 export interface WorkerRequest { id: number; proposed?: unknown; json?: Uint8Array }
 export type WorkerReply =
   | { id: number; ok: true; body: Uint8Array; indexKeys: string[] }
-  | { id: number; ok: false; status: number; code: string; message: string };
+  | { id: number; ok: false; error: WorkerError };
 
 function answer(req: WorkerRequest, transfer: ArrayBuffer[]): WorkerReply {
   try {
@@ -24,9 +24,7 @@ function answer(req: WorkerRequest, transfer: ArrayBuffer[]): WorkerReply {
     // the search keys too, from the body just made: the certificate parse they need stays off the event loop
     return { id: req.id, ok: true, body: exact, indexKeys: rekorIndexKeys(body) };
   } catch (e) {
-    return e instanceof SigstackError
-      ? { id: req.id, ok: false, status: e.status, code: e.code, message: e.message }
-      : { id: req.id, ok: false, status: 500, code: 'INTERNAL', message: 'entry canonicalization failed' };
+    return { id: req.id, ok: false, error: toWorkerError(e) };
   }
 }
 
