@@ -1,6 +1,7 @@
 import { KeyObject, createPublicKey, verify, webcrypto } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificationRequest } from '@peculiar/asn1-csr';
+import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import { BadRequestError } from '../core/errors.ts';
 import { OID } from './extensions.ts';
 import { canonicalP256Point, p256Spki } from '../core/p256-spki.ts';
@@ -26,21 +27,37 @@ export function requireP256(key: KeyObject): void {
   throw new BadRequestError(`The public key supplied in the request is insecure or unsupported: only ECDSA P-256 keys are accepted, got ${what}`);
 }
 
-/** PEM (any `PUBLIC KEY` block), else the content's bytes as DER SubjectPublicKeyInfo, as upstream's ParsePublicKey. */
-export function parsePublicKey(content: string): KeyObject {
+/**
+ * The DER the client sent for its key: the one `PUBLIC KEY` block of a PEM, else the content's bytes as DER, as
+ * upstream's ParsePublicKey reads it. Any other PEM (a PRIVATE KEY, from which OpenSSL would happily derive the
+ * public key, a CERTIFICATE, several blocks) is refused.
+ */
+function submittedSpki(content: string): Buffer {
+  if (!content.includes('-----BEGIN')) return Buffer.from(content, 'latin1');
+  const m = /^\s*-----BEGIN PUBLIC KEY-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END PUBLIC KEY-----\s*$/.exec(content);
+  if (!m) throw new BadRequestError(`${INVALID_PUBLIC_KEY}: a PEM key must be exactly one PUBLIC KEY block`);
+  return Buffer.from(m[1]!, 'base64');
+}
+
+/**
+ * The key of a DER SubjectPublicKeyInfo in any form other than the canonical one (importCanonicalP256). OpenSSL
+ * ignores bytes after the key and reads a BIT STRING with unused bits as if it had none; Go's
+ * x509.ParsePKIXPublicKey, upstream's parser, refuses both. So the bytes must be exactly asn1-x509's DER
+ * encoding of what they parse to before OpenSSL reads them.
+ */
+export function parsePublicKey(der: Buffer): KeyObject {
+  let reencoded: Buffer;
   try {
-    if (content.includes('-----BEGIN')) return createPublicKey({ key: content, format: 'pem' });
-    return createPublicKey({ key: Buffer.from(content, 'latin1'), format: 'der', type: 'spki' });
+    reencoded = Buffer.from(AsnConvert.serialize(AsnConvert.parse(der, SubjectPublicKeyInfo)));
   } catch {
     throw new BadRequestError(INVALID_PUBLIC_KEY);
   }
-}
-
-/** The DER the client sent for its key, when it is a lone `PUBLIC KEY` PEM block or raw DER; else undefined. */
-function submittedSpki(content: string): Buffer | undefined {
-  if (!content.includes('-----BEGIN')) return Buffer.from(content, 'latin1');
-  const m = /^-----BEGIN PUBLIC KEY-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END PUBLIC KEY-----\s*$/.exec(content);
-  return m ? Buffer.from(m[1]!, 'base64') : undefined;
+  if (!reencoded.equals(der)) throw new BadRequestError(`${INVALID_PUBLIC_KEY}: not exactly one DER SubjectPublicKeyInfo`);
+  try {
+    return createPublicKey({ key: der, format: 'der', type: 'spki' });
+  } catch {
+    throw new BadRequestError(INVALID_PUBLIC_KEY);
+  }
 }
 
 /**
@@ -61,17 +78,17 @@ interface SubmittedKey {
   canonicalSpki?: Buffer;
 }
 
-/** PEM (any `PUBLIC KEY` block), else the content's bytes as DER SubjectPublicKeyInfo, as upstream's ParsePublicKey. */
-async function readSubmittedKey(content: string): Promise<SubmittedKey> {
+/** The key of a `publicKeyRequest`: its canonical P-256 form imported from the point, any other form parsed strictly. */
+async function readSubmittedKey(content: string): Promise<SubmittedKey & { submitted: Buffer }> {
   const submitted = submittedSpki(content);
   let fast: KeyObject | undefined;
   try {
-    fast = submitted && (await importCanonicalP256(submitted));
+    fast = await importCanonicalP256(submitted);
   } catch {
     throw new BadRequestError(INVALID_PUBLIC_KEY); // a point off the curve
   }
-  if (fast) return { key: fast, canonicalSpki: submitted };
-  return { key: parsePublicKey(content), canonicalSpki: undefined };
+  if (fast) return { key: fast, canonicalSpki: submitted, submitted };
+  return { key: parsePublicKey(submitted), canonicalSpki: undefined, submitted };
 }
 
 /**
@@ -114,7 +131,11 @@ export function keyFromCsr(pem: Buffer): KeyObject {
   let csr: CertificationRequest;
   let key: KeyObject;
   try {
-    csr = AsnConvert.parse(csrDer(pem), CertificationRequest);
+    const der = csrDer(pem);
+    csr = AsnConvert.parse(der, CertificationRequest);
+    // As Go's x509.ParseCertificateRequest (upstream): exactly one DER CSR, no trailing bytes, no other outer tag,
+    // no unused bits in its BIT STRINGs. OpenSSL and asn1js alone let each of those through.
+    if (!Buffer.from(AsnConvert.serialize(csr)).equals(der)) throw new BadRequestError(`${INVALID_CSR}: not exactly one DER CertificationRequest`);
     key = createPublicKey({ key: Buffer.from(AsnConvert.serialize(csr.certificationRequestInfo.subjectPKInfo)), format: 'der', type: 'spki' });
   } catch (err) {
     if (err instanceof BadRequestError) throw err;
@@ -134,10 +155,10 @@ export function keyFromCsr(pem: Buffer): KeyObject {
  */
 export async function proveKeyPossession(request: KeyRequest, principalName: string): Promise<Buffer> {
   if (request.kind === 'csr') return spkiOf(keyFromCsr(request.csr), undefined);
-  const { key, canonicalSpki } = await readSubmittedKey(request.content);
+  const { key, canonicalSpki, submitted } = await readSubmittedKey(request.content);
   // a key imported from P-256 coordinates is P-256; asking OpenSSL again costs ~25 µs per fresh key
   if (!canonicalSpki) requireP256(key);
   checkSignature(key, Buffer.from(principalName, 'utf8'), request.proof, INVALID_SIGNATURE);
   // a key imported from its coordinates was sent in exactly the form node exports (the prefix matched)
-  return canonicalSpki ?? spkiOf(key, submittedSpki(request.content));
+  return canonicalSpki ?? spkiOf(key, submitted);
 }

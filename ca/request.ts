@@ -70,11 +70,7 @@ export function parseSigningCertRequest(body: unknown, bearerToken?: string): Si
 
   const publicKey = optionalObject(field(publicKeyRequest, 'publicKey', 'public_key'), 'publicKeyRequest.publicKey');
   if (!publicKey) throw new BadRequestError('publicKeyRequest.publicKey is required');
-  const algorithm = publicKey.algorithm;
-  // The algorithm is ignored (inferred from the key, as upstream), but must still be of the enum's JSON types.
-  if (algorithm !== undefined && algorithm !== null && typeof algorithm !== 'string' && typeof algorithm !== 'number') {
-    throw new BadRequestError('publicKeyRequest.publicKey.algorithm must be a string or a number');
-  }
+  checkAlgorithm(publicKey.algorithm);
   const content = publicKey.content;
   if (typeof content !== 'string' || content.length === 0) throw new BadRequestError('publicKeyRequest.publicKey.content is required');
   if (content.length > MAX_FIELD_CHARS) throw new BadRequestError('publicKeyRequest.publicKey.content is too long');
@@ -101,4 +97,23 @@ export function legacyToV2Request(body: unknown): Record<string, unknown> {
       proofOfPossession: field(body, 'signedEmailAddress', 'signed_email_address') ?? '',
     },
   };
+}
+
+/** fulcio.proto's PublicKeyAlgorithm, by its JSON names (protojson reads the name or the number). */
+const ALGORITHMS = ['PUBLIC_KEY_ALGORITHM_UNSPECIFIED', 'RSA_PSS', 'ECDSA', 'ED25519'] as const;
+
+/**
+ * The key's algorithm is read from the key itself, as upstream does; the field must still be one of the enum's
+ * values (upstream's JSON decoding refuses an unknown name), and one that can name the key certified here: only
+ * ECDSA P-256 keys are, so RSA_PSS or ED25519 contradicts the key whatever it is.
+ */
+function checkAlgorithm(algorithm: unknown): void {
+  if (algorithm === undefined || algorithm === null) return;
+  const what = 'publicKeyRequest.publicKey.algorithm';
+  let name: string | undefined;
+  if (typeof algorithm === 'string') name = ALGORITHMS.find((a) => a === algorithm);
+  else if (typeof algorithm === 'number') name = Number.isInteger(algorithm) ? ALGORITHMS[algorithm] : undefined;
+  else throw new BadRequestError(`${what} must be a string or a number`);
+  if (name === undefined) throw new BadRequestError(`${what} ${JSON.stringify(algorithm).slice(0, 64)} is not one of ${ALGORITHMS.join(', ')}`);
+  if (name === 'RSA_PSS' || name === 'ED25519') throw new BadRequestError(`${what} is ${name}, but only ECDSA P-256 keys are certified`);
 }

@@ -117,6 +117,8 @@ export class TokenVerifier {
     });
     if (typeof payload.exp !== 'number') throw invalid('missing exp claim');
     if (payload.exp * 1000 < now - this.expLeeway * 1000) throw invalid('token has expired');
+    const bad = illFormedString(payload);
+    if (bad !== undefined) throw invalid(`claim ${bad.slice(0, 200)} is not valid Unicode (it holds a lone surrogate)`);
     return payload;
   }
 
@@ -132,4 +134,33 @@ export class TokenVerifier {
     // Anything else from jose (e.g. a JWK it cannot import) is still a token we cannot accept.
     return invalid(err instanceof Error ? err.message : 'unverifiable token');
   }
+}
+
+/** A UTF-16 surrogate that is not half of a pair (`u` makes a pair one code point, which this class does not match). */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/**
+ * The path of the first claim name or string value holding a lone surrogate (JSON's `\\ud800` escape decodes to
+ * one), else undefined. Such a string has no UTF-8 encoding: asn1js throws on it when it becomes a certificate
+ * extension (a 500), and Buffer.from silently writes U+FFFD instead (a certificate saying what the token did
+ * not). The token is refused whole, whichever claim it is. Iterative, so a deeply nested claim cannot overflow
+ * the stack.
+ */
+export function illFormedString(value: unknown): string | undefined {
+  const pending: [unknown, string][] = [[value, '']];
+  while (pending.length > 0) {
+    const [v, path] = pending.pop()!;
+    if (typeof v === 'string') {
+      if (LONE_SURROGATE.test(v)) return path;
+    } else if (Array.isArray(v)) {
+      v.forEach((item, i) => pending.push([item, `${path}[${i}]`]));
+    } else if (typeof v === 'object' && v !== null) {
+      for (const [k, item] of Object.entries(v)) {
+        const at = path ? `${path}.${k}` : k;
+        if (LONE_SURROGATE.test(k)) return JSON.stringify(at);
+        pending.push([item, at]);
+      }
+    }
+  }
+  return undefined;
 }
