@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { BadRequestError } from '../../core/errors.ts';
 import { canonicalJson } from './canonical-json.ts';
 import type { EntryKind } from './index.ts';
-import { decodeBase64, readObject, readString } from './strict-json.ts';
+import { decodeBase64, readObject, readString, wellFormed } from './strict-json.ts';
 import { parseVerifierKey } from './verifier-key.ts';
 import { preAuthEncoding, verifiesEnvelopeSignature } from './dsse-signature.ts';
 
@@ -59,6 +59,7 @@ export function readDsseSpec(spec: unknown): DsseContent {
     const path = `envelope.signatures[${i}]`;
     const sigObj = readObject(item, path, ['keyid', 'sig'], ['sig']);
     if (sigObj.keyid !== undefined && typeof sigObj.keyid !== 'string') throw new BadRequestError(`${path}.keyid must be a string`);
+    if (typeof sigObj.keyid === 'string') wellFormed(sigObj.keyid, `${path}.keyid`);
     const sigText = readString(sigObj.sig, `${path}.sig`);
     const sig = decodeBase64(sigText, `${path}.sig`);
     const key = keys.find((k) => verifiesEnvelopeSignature(k.publicKey, pae, sig));

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { BadRequestError } from '../../core/errors.ts';
 import { canonicalJson } from './canonical-json.ts';
 import type { EntryKind } from './index.ts';
-import { decodeBase64, decodeLowerHex, readObject, readString } from './strict-json.ts';
+import { decodeBase64, decodeLowerHex, readObject, readString, wellFormed } from './strict-json.ts';
 import { parseVerifierKey } from './verifier-key.ts';
 import { preAuthEncoding, verifiesEnvelopeSignature } from './dsse-signature.ts';
 
@@ -44,6 +44,7 @@ export function intotoV002Body(spec: unknown): Buffer {
     const signature = decodeBase64(readString(sig.sig, `${path}.sig`), `${path}.sig`);
     const key = parseVerifierKey(decodeBase64(readString(sig.publicKey, `${path}.publicKey`), `${path}.publicKey`), `${path}.publicKey`);
     if (sig.keyid !== undefined && typeof sig.keyid !== 'string') throw new BadRequestError(`${path}.keyid must be a string`);
+    if (typeof sig.keyid === 'string') wellFormed(sig.keyid, `${path}.keyid`);
     if (!verifiesEnvelopeSignature(key.publicKey, message, signature)) {
       throw new BadRequestError(`${path}: signature does not verify with its publicKey over the envelope`, 'INVALID_SIGNATURE');
     }

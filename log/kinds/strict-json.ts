@@ -11,6 +11,7 @@ export type JsonObject = Record<string, unknown>;
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
   if (Array.isArray(value)) return 'an array';
   return `a ${typeof value}`;
 }
@@ -38,6 +39,19 @@ export function readObject(value: unknown, path: string, allowed: readonly strin
 export function readString(value: unknown, path: string): string {
   if (typeof value !== 'string') throw new BadRequestError(`${path} must be a string, got ${describe(value)}`);
   if (value.length === 0) throw new BadRequestError(`${path} must not be empty`);
+  return wellFormed(value, path);
+}
+
+/** A UTF-16 surrogate that is not half of a pair (`u` makes a pair one code point, which this class does not match). */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/**
+ * `value`, refused when it holds a lone surrogate (what JSON's `\ud800` escape decodes to): it has no UTF-8
+ * form, RFC 8785 forbids it in canonical JSON, and Go's decoder would read U+FFFD instead, so no Rekor client
+ * could rebuild the body or hash it as the log did.
+ */
+export function wellFormed(value: string, path: string): string {
+  if (LONE_SURROGATE.test(value)) throw new BadRequestError(`${path} is not valid Unicode (it holds a lone surrogate)`);
   return value;
 }
 
