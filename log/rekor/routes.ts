@@ -1,5 +1,4 @@
 import Router from '@koa/router';
-import type Koa from 'koa';
 import '../../core/koa-augment.ts';
 import { BadRequestError, ConflictError, NotFoundError, PayloadTooLargeError } from '../../core/errors.ts';
 import { ProposedEntryJson, canonicalizeProposedEntry } from '../kinds/index.ts';
@@ -10,6 +9,7 @@ import { RekorShards, type FrozenShardOptions } from './shards.ts';
 import { searchLogQuery } from './search.ts';
 import { MAX_INDEX_RESULTS, parseSearchIndex, runIndexQuery } from './index-search.ts';
 import { addTileRoutes, shardTilesPrefix } from './tiles.ts';
+import { queryInt, queryString } from './query.ts';
 import type { IndexedMerkleLog } from '../merkle-log.ts';
 
 /**
@@ -87,9 +87,9 @@ export function rekorRouter(opts: RekorRouterOptions): Router {
     ctx.body = shards.logEntry(found);
   });
 
-  router.post('/api/v1/log/entries/retrieve', (ctx) => {
+  router.post('/api/v1/log/entries/retrieve', async (ctx) => {
     if (ctx.request.body === undefined) throw new BadRequestError('request body must be a JSON search query');
-    ctx.body = searchLogQuery(shards, ctx.request.body);
+    ctx.body = await searchLogQuery(shards, ctx.request.body, canonicalize);
   });
 
   const activeIndex = opts.index ?? (hasSearchIndex(log) ? log : undefined);
@@ -116,7 +116,9 @@ export function rekorRouter(opts: RekorRouterOptions): Router {
   else if (tiled(log)) addTileRoutes(router, rekor, log);
   for (const shard of shards.inactive) if (tiled(shard.log)) addTileRoutes(router, shard, shard.log, shardTilesPrefix(shard.treeId));
 
-  const history = 'publishCheckpoint' in log ? (log as IndexedMerkleLog) : undefined;
+  // The engine's history, wherever it is: services/ hands `log` wrapped for metrics and the engine as `index`
+  // (looking at `log` alone, the Rekor API's signed tree heads were never recorded when served for real).
+  const history = [opts.index, log].find((l): l is IndexedMerkleLog => typeof (l as IndexedMerkleLog | undefined)?.publishCheckpoint === 'function');
   router.get('/api/v1/log', (ctx) => {
     const size = log.size();
     const signedTreeHead = rekor.checkpoints.get(size);
@@ -156,24 +158,4 @@ export function rekorRouter(opts: RekorRouterOptions): Router {
   });
 
   return router;
-}
-
-/** One value of a query parameter; repeated parameters are ambiguous and refused. */
-function queryString(ctx: Koa.Context, name: string): string | undefined {
-  const value = ctx.query[name];
-  if (Array.isArray(value)) throw new BadRequestError(`query parameter ${name} must be given once`);
-  return value;
-}
-
-/** A non-negative decimal safe integer (digits only: no sign, exponent, spaces or hex). */
-function queryInt(ctx: Koa.Context, name: string, o: { min: number; fallback?: number }): number {
-  const text = queryString(ctx, name);
-  if (text === undefined) {
-    if (o.fallback !== undefined) return o.fallback;
-    throw new BadRequestError(`query parameter ${name} is required`);
-  }
-  const value = /^[0-9]{1,16}$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(value)) throw new BadRequestError(`query parameter ${name} must be a non-negative integer`);
-  if (value < o.min) throw new BadRequestError(`query parameter ${name} must be at least ${o.min}`);
-  return value;
 }

@@ -1,5 +1,6 @@
 import { BadRequestError, NotFoundError, UnprocessableError } from '../../core/errors.ts';
 import { canonicalizeProposedEntry } from '../kinds/index.ts';
+import type { Canonicalize } from '../kinds/canonicalize-pool.ts';
 import { leafHash } from '../merkle/hash.ts';
 import { readObject } from '../kinds/strict-json.ts';
 import { parseEntryId } from './entry-id.ts';
@@ -14,13 +15,20 @@ import type { FoundEntry, RekorShards } from './shards.ts';
  */
 export const MAX_SEARCH_QUERIES = 10;
 
+const inline: Canonicalize = async (proposed) => ({ body: canonicalizeProposedEntry(proposed) });
+
 function readArray(value: unknown, path: string): unknown[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) throw new BadRequestError(`${path} must be an array`);
   return value;
 }
 
-export function searchLogQuery(shards: RekorShards, query: unknown): LogEntryJson[] {
+/**
+ * `canonicalize` is how proposed entries are checked (default inline); the server passes its worker pool, as for
+ * appends: a query of ten DSSE envelopes with many signatures and keys each costs hundreds of milliseconds of
+ * signature checks, which on the event loop would stall every other request meanwhile.
+ */
+export async function searchLogQuery(shards: RekorShards, query: unknown, canonicalize: Canonicalize = inline): Promise<LogEntryJson[]> {
   const q = readObject(query, 'query', ['entryUUIDs', 'logIndexes', 'entries']);
   const ids = readArray(q.entryUUIDs, 'query.entryUUIDs');
   const indexes = readArray(q.logIndexes, 'query.logIndexes');
@@ -37,12 +45,17 @@ export function searchLogQuery(shards: RekorShards, query: unknown): LogEntryJso
     parseEntryId(id);
     byId.push(id);
   });
-  const hashes = proposed.map((entry) => leafHash(canonicalizeProposedEntry(entry)));
   const positions = indexes.map((n, i) => {
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
       throw new BadRequestError(`query.logIndexes[${i}] must be a non-negative integer`);
     }
     return n;
+  });
+  // all checked at once; the first failure in query order is the answer, whichever finished first
+  const checked = await Promise.allSettled(proposed.map((entry) => canonicalize(entry)));
+  const hashes = checked.map((c) => {
+    if (c.status === 'rejected') throw c.reason;
+    return leafHash(c.value.body);
   });
 
   const found: (FoundEntry | undefined)[] = [];

@@ -1,8 +1,9 @@
 import type Router from '@koa/router';
-import { BadRequestError, NotFoundError, SigstackError } from '../../core/errors.ts';
+import { NotFoundError, SigstackError } from '../../core/errors.ts';
 import type { IndexedMerkleLog } from '../merkle-log.ts';
 import type { RekorLog } from './entries.ts';
 import { parseTilePath, TILE_HEIGHT, TILE_WIDTH } from './tile-path.ts';
+import { queryInt } from './query.ts';
 
 /**
  * The C2SP tlog-tiles read API over the same SQLite store, under TILES_PREFIX:
@@ -36,11 +37,8 @@ export function addTileRoutes(router: Router, rekor: RekorLog, log: IndexedMerkl
   });
 
   router.get(`${prefix}/checkpoints`, (ctx) => {
-    const from = Number(ctx.query.from ?? 0);
-    const limit = Math.min(MAX_HISTORY, Number(ctx.query.limit ?? MAX_HISTORY));
-    if (!Number.isSafeInteger(from) || from < 0 || !Number.isSafeInteger(limit) || limit < 1) {
-      throw new BadRequestError('from and limit must be non-negative integers');
-    }
+    const from = queryInt(ctx, 'from', { min: 0, fallback: 0 });
+    const limit = Math.min(MAX_HISTORY, queryInt(ctx, 'limit', { min: 1, fallback: MAX_HISTORY }));
     ctx.body = log.publishedCheckpoints(from, limit).map((c) => ({ size: c.size, checkpoint: c.note, publishedAt: new Date(c.publishedMs).toISOString() }));
   });
 
