@@ -61,9 +61,13 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
  */
 export function base64(value: unknown, path: string, opts: { min?: number; max?: number; length?: number } = {}): Buffer {
   const s = string(value, path, 4 * Math.ceil((opts.max ?? 1 << 20) / 3) + 4);
-  if (s.length % 4 !== 0 || !BASE64.test(s)) throw new ShapeError(`${path}: not standard base64`);
   const bytes = Buffer.from(s, 'base64');
-  if (bytes.toString('base64') !== s) throw new ShapeError(`${path}: not canonical base64`);
+  // The round trip alone decides: toString('base64') writes only the standard alphabet, padded, so equality
+  // means `s` is canonical standard base64. The pattern is only asked on failure, to say which way it is not
+  // (it cost ~2% of an unseen bundle's verification when asked of every field).
+  if (bytes.toString('base64') !== s) {
+    throw new ShapeError(`${path}: ${s.length % 4 !== 0 || !BASE64.test(s) ? 'not standard' : 'not canonical'} base64`);
+  }
   if (opts.length !== undefined && bytes.length !== opts.length) throw new ShapeError(`${path}: expected ${opts.length} bytes, got ${bytes.length}`);
   if (bytes.length < (opts.min ?? 1)) throw new ShapeError(`${path}: empty`);
   if (opts.max !== undefined && bytes.length > opts.max) throw new ShapeError(`${path}: longer than ${opts.max} bytes`);
