@@ -9,7 +9,9 @@ import { methodNotAllowed } from './methods.ts';
 import { connectionErrorLogger, errorMiddleware } from './errors.ts';
 import { bodyMiddleware } from './body.ts';
 import { createLogService, type LogService } from './log-service.ts';
-import { createCaService, type CaService } from './ca-service.ts';
+import { createCaService, parseCaIssuers, type CaService } from './ca-service.ts';
+import { lockDataFolder, type DataFolderLock } from './data-lock.ts';
+import { readMeta, type DeploymentMeta } from './meta.ts';
 import { loadOrCreateCa } from './ca-files.ts';
 import { httpSctSource } from './sct-http.ts';
 import { buildSigningConfig, buildTrustedRoot, type TrustParts } from './trust.ts';
@@ -63,6 +65,25 @@ function publicUrlFor(cfg: ServeConfig, port: number): string {
   return `${cfg.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
+/**
+ * The URL a deployment is known by is recorded on its first start (meta.json): the trusted root names it and the
+ * log's checkpoints carry it as their origin, so it cannot silently follow a later --public-url. Say so when they
+ * differ, and say it when a first start on every interface records a loopback URL other machines cannot use.
+ */
+function urlWarnings(cfg: ServeConfig, url: string, recorded: DeploymentMeta | undefined): string[] {
+  const warnings: string[] = [];
+  for (const [what, was] of [['log', recorded?.log?.baseUrl], ['CA', recorded?.ca?.baseUrl]] as const) {
+    if (cfg.publicUrl && was && was !== cfg.publicUrl) {
+      warnings.push(`--public-url ${cfg.publicUrl} differs from ${was}, the URL this data folder's ${what} was created with: the trusted root and the log's checkpoints keep naming ${was}`);
+    }
+  }
+  const firstStart = !recorded?.log && !recorded?.ca;
+  if (firstStart && !cfg.publicUrl && (cfg.host === '0.0.0.0' || cfg.host === '::')) {
+    warnings.push(`no --public-url on a first start listening on every interface: this deployment is now recorded as ${url}, which other machines cannot reach; start it afresh with --public-url to name it otherwise`);
+  }
+  return warnings;
+}
+
 /** OIDC issuer URL -> its configured type, for the certificates-issued metric (the dev issuer is an email issuer). */
 /**
  * Starts the configured services on one HTTP(S) port. The port is bound first (so port 0 works and the public
@@ -92,22 +113,30 @@ export async function startStack(cfg: ServeConfig, logger: Logger = createLogger
 
   let log: LogService | undefined;
   let ca: CaService | undefined;
+  let lock: DataFolderLock | undefined;
   try {
+    // Everything that can be refused without touching the data folder is checked first: a first start that fails
+    // on a mistake in the issuer file must not have created keys and recorded the deployment's URL meanwhile.
+    const issuerConfig = cfg.services === 'log' ? undefined : parseCaIssuers({ ...cfg, publicUrl: url });
+    lock = lockDataFolder(cfg.dataDir);
+    const recorded = readMeta(cfg.dataDir);
     if (cfg.services === 'all') {
       const { chainDer } = loadOrCreateCa(cfg.dataDir);
       log = createLogService({ dataDir: cfg.dataDir, publicUrl: url, caRoots: [chainDer.at(-1)!], observe });
-      ca = await createCaService({ ...cfg, publicUrl: url, sctSource: inProcessSctSource(log.ct) });
+      ca = await createCaService({ ...cfg, publicUrl: url, sctSource: inProcessSctSource(log.ct), issuerConfig });
     } else if (cfg.services === 'log') {
       const roots = cfg.caUrl ? await fetchCaRoots(cfg.caUrl, logger) : [];
       if (roots.length === 0) throw new Error('`serve log` needs --ca-url so its CT log knows which CA it serves');
       log = createLogService({ dataDir: cfg.dataDir, publicUrl: url, caRoots: roots, observe });
     } else {
-      ca = await createCaService({ ...cfg, publicUrl: url, sctSource: httpSctSource(cfg.logUrl!) });
+      ca = await createCaService({ ...cfg, publicUrl: url, sctSource: httpSctSource(cfg.logUrl!), issuerConfig });
     }
+    for (const warning of urlWarnings(cfg, url, recorded)) logger.warn(warning);
   } catch (err) {
     server.close();
     await ca?.close();
     await log?.close();
+    lock?.release();
     throw err;
   }
 
@@ -185,6 +214,7 @@ export async function startStack(cfg: ServeConfig, logger: Logger = createLogger
         clearTimeout(timer);
         await ca?.close();
         await log?.close(); // commits the pending batch, then closes the databases
+        lock?.release();
       })()),
   };
 }

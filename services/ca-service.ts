@@ -59,13 +59,35 @@ function issuerConfigText(oidc: { path: string; text: string } | undefined, devU
   return { text: JSON.stringify({ ...doc, OIDCIssuers: issuers }), source };
 }
 
+/**
+ * The CA's issuer configuration (the operator's file, plus the dev issuers of --dev-oidc), parsed and validated.
+ * Pure: startStack calls it before anything is written to the data folder, so a mistake in the file stops a first
+ * start before it has created keys and recorded the deployment's URL.
+ */
+export function parseCaIssuers(opts: { publicUrl: string; oidcConfig?: { path: string; text: string }; devOidc: boolean }): IssuerConfig {
+  const devUrls = opts.devOidc ? devIssuerUrls(opts.publicUrl) : undefined;
+  const configText = issuerConfigText(opts.oidcConfig, devUrls);
+  // no issuer file and no dev issuer: the CA runs and refuses every token (the serve command warns about it)
+  if (!configText) return { sourceName: '(no issuer configured)', issuers: new Map(), metaIssuers: [] };
+  try {
+    // A JWKSFile is read relative to the issuer file, as an operator writing it next to that file expects.
+    const baseDir = opts.oidcConfig ? dirname(resolve(opts.oidcConfig.path)) : process.cwd();
+    return parseIssuerConfig(configText.text, configText.source, { readFile: (p) => readFileSync(resolve(baseDir, p), 'utf8') });
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
 export async function createCaService(opts: {
   dataDir: string;
   publicUrl: string;
   oidcConfig?: { path: string; text: string };
   devOidc: boolean;
   sctSource: SctSource;
+  /** From parseCaIssuers (parsed here when not given). */
+  issuerConfig?: IssuerConfig;
 }): Promise<CaService> {
+  const issuerConfig = opts.issuerConfig ?? parseCaIssuers(opts);
   const meta = readMeta(opts.dataDir);
   if (!meta.ca) {
     meta.ca = { baseUrl: opts.publicUrl, createdAt: new Date().toISOString() };
@@ -77,18 +99,6 @@ export async function createCaService(opts: {
   const devUrls = opts.devOidc ? devIssuerUrls(opts.publicUrl) : undefined;
   if (devUrls) {
     routers.push(await devIssuerRouter({ publicUrl: opts.publicUrl, signer: loadOrCreateKey(opts.dataDir, 'dev-oidc').signer }));
-  }
-  const configText = issuerConfigText(opts.oidcConfig, devUrls);
-  // no issuer file and no dev issuer: the CA runs and refuses every token (the serve command warns about it)
-  let issuerConfig: IssuerConfig = { sourceName: '(no issuer configured)', issuers: new Map(), metaIssuers: [] };
-  if (configText) {
-    try {
-      // A JWKSFile is read relative to the issuer file, as an operator writing it next to that file expects.
-      const baseDir = opts.oidcConfig ? dirname(resolve(opts.oidcConfig.path)) : process.cwd();
-      issuerConfig = parseIssuerConfig(configText.text, configText.source, { readFile: (p) => readFileSync(resolve(baseDir, p), 'utf8') });
-    } catch (err) {
-      throw new ConfigError((err as Error).message);
-    }
   }
   const tokens = new TokenVerifier(issuerConfig);
   const ca = new CertificateAuthority({

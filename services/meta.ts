@@ -81,8 +81,20 @@ function metaFile(dataDir: string): string {
 export function readMeta(dataDir: string): DeploymentMeta {
   const file = metaFile(dataDir);
   if (!existsSync(file)) return { version: 1 };
-  const meta = JSON.parse(readFileSync(file, 'utf8')) as DeploymentMeta;
-  if (meta.version !== 1) throw new Error(`${file}: unsupported meta version ${String(meta.version)}`);
+  let meta: DeploymentMeta;
+  try {
+    meta = JSON.parse(readFileSync(file, 'utf8')) as DeploymentMeta;
+  } catch (err) {
+    throw new Error(`${file} is not valid JSON (${(err as Error).message}): restore it from a backup (sigstack log backup)`);
+  }
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) throw new Error(`${file}: expected a JSON object`);
+  if (meta.version !== 1) throw new Error(`${file}: ${meta.version === undefined ? 'no version' : `unsupported version ${JSON.stringify(meta.version)}`}`);
+  for (const [part, fields] of [['log', ['treeId', 'signerName', 'baseUrl', 'ctBaseUrl', 'createdAt']], ['ca', ['baseUrl', 'createdAt']]] as const) {
+    const value = meta[part] as Record<string, unknown> | undefined;
+    if (value === undefined) continue;
+    if (typeof value !== 'object' || value === null) throw new Error(`${file}: ${part} must be an object`);
+    for (const f of fields) if (typeof value[f] !== 'string') throw new Error(`${file}: ${part}.${f} must be a string`);
+  }
   const log = meta.log;
   if (log) {
     // file names come from our own rotation: anything else (absolute, `..`) is a hand edit we refuse to follow
