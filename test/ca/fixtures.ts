@@ -10,6 +10,7 @@ import { caRouter } from '../../ca/routes.ts';
 import type { SctSource } from '../../ca/sct-source.ts';
 import { TokenVerifier, type TokenVerifierOptions } from '../../ca/token.ts';
 import { serveRouters, type TestServer } from '../helpers/http.ts';
+import { startOidcIssuer, type OidcIssuer } from '../helpers/oidc.ts';
 
 /** Shared by the CA tests: an honest CT log, TBS surgery as CT verifiers do it, and a served CA. */
 
@@ -111,4 +112,11 @@ export async function serveCa(configJson: unknown, verifierOptions: TokenVerifie
   });
   const server: TestServer = await serveRouters(caRouter(ca, { chainPem: ca.trustChainPem, issuerConfig: config }));
   return { url: server.url, ca, config, ctLog, rootDer, intermediateDer, close: server.close };
+}
+
+/** A served CA trusting one real OIDC issuer of type email (ClientID sigstore), and that issuer. */
+export async function serveEmailCa(): Promise<{ idp: OidcIssuer; ca: ServedCa; close(): Promise<void> }> {
+  const idp = await startOidcIssuer();
+  const ca = await serveCa({ OIDCIssuers: { [idp.issuer]: { IssuerURL: idp.issuer, ClientID: 'sigstore', Type: 'email' } } });
+  return { idp, ca, close: async () => { await ca.close(); await idp.close(); } };
 }

@@ -12,21 +12,15 @@ import * as x509 from '@peculiar/x509';
 import * as asn1js from 'asn1js';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
-import { startOidcIssuer, type OidcIssuer } from '../helpers/oidc.ts';
-import { serveCa, type ServedCa } from './fixtures.ts';
+import type { OidcIssuer } from '../helpers/oidc.ts';
+import { serveCa, serveEmailCa, type ServedCa } from './fixtures.ts';
 
 const EMAIL = 'alice@example.com';
 let idp: OidcIssuer;
 let ca: ServedCa;
-
-test.before(async () => {
-  idp = await startOidcIssuer();
-  ca = await serveCa({ OIDCIssuers: { [idp.issuer]: { IssuerURL: idp.issuer, ClientID: 'sigstore', Type: 'email' } } });
-});
-test.after.always(async () => {
-  await ca?.close();
-  await idp?.close();
-});
+let served: Awaited<ReturnType<typeof serveEmailCa>> | undefined;
+test.before(async () => ({ idp, ca } = served = await serveEmailCa()));
+test.after.always(() => served?.close());
 
 const pem = (label: string, der: Buffer) => `-----BEGIN ${label}-----\n${der.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END ${label}-----\n`;
 

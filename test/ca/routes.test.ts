@@ -3,22 +3,16 @@ import fc from 'fast-check';
 import { createHash, generateKeyPairSync, sign, X509Certificate as NodeX509 } from 'node:crypto';
 import 'reflect-metadata'; // @peculiar/x509 (tsyringe) needs the Reflect metadata API
 import * as x509 from '@peculiar/x509';
-import { startOidcIssuer, type OidcIssuer } from '../helpers/oidc.ts';
-import { serveCa, tbsWithout, verifyEmbeddedScts, POISON_OID, SCT_LIST_OID, type ServedCa } from './fixtures.ts';
+import type { OidcIssuer } from '../helpers/oidc.ts';
+import { serveCa, serveEmailCa, tbsWithout, verifyEmbeddedScts, POISON_OID, SCT_LIST_OID, type ServedCa } from './fixtures.ts';
 
 /** The Fulcio v2 REST API over real HTTP, with a real OIDC issuer and an honest CT log. */
 
 let idp: OidcIssuer;
 let ca: ServedCa;
-
-test.before(async () => {
-  idp = await startOidcIssuer();
-  ca = await serveCa({ OIDCIssuers: { [idp.issuer]: { IssuerURL: idp.issuer, ClientID: 'sigstore', Type: 'email' } } });
-});
-test.after.always(async () => {
-  await ca?.close();
-  await idp?.close();
-});
+let served: Awaited<ReturnType<typeof serveEmailCa>> | undefined;
+test.before(async () => ({ idp, ca } = served = await serveEmailCa()));
+test.after.always(() => served?.close());
 
 function p256() {
   return generateKeyPairSync('ec', { namedCurve: 'P-256' });

@@ -7,11 +7,7 @@
 import test from 'ava';
 import { generateSigner, type Signer } from '../../core/signer.ts';
 import { canonicalJson } from '../../log/kinds/canonical-json.ts';
-import { createCanonicalizePool } from '../../log/kinds/canonicalize-pool.ts';
-import { openMerkleLog } from '../../log/merkle-log.ts';
-import { rekorRouter } from '../../log/rekor/routes.ts';
-import { serveRouters } from '../helpers/http.ts';
-import { TREE_ID, postEntry, startRekor } from '../rekor/rekor-server.ts';
+import { postEntry, startInlineAndPooledRekor } from '../rekor/rekor-server.ts';
 
 const TYPE = 'application/vnd.in-toto+json';
 const payload = Buffer.from('{"_type":"https://in-toto.io/Statement/v1"}');
@@ -39,13 +35,9 @@ test('lone surrogates in intoto and dsse entries are 400s naming the field, inli
     ['dsse keyid (not signed)', dsse(signer, { keyid: '\udc00k' }), /keyid is not valid Unicode/],
     ['dsse payloadType (signed)', dsse(signer, { type: 'a\ud800b' }), /payloadType is not valid Unicode/],
   ];
-  const inline = await startRekor();
-  t.teardown(inline.close);
-  const pool = createCanonicalizePool(1);
-  const log = openMerkleLog({ path: ':memory:' });
-  const pooled = await serveRouters(rekorRouter({ log, signer: generateSigner(), treeId: TREE_ID, signerName: '127.0.0.1', canonicalize: pool.canonicalize }));
-  t.teardown(async () => { await pooled.close(); await pool.close(); await log.close(); });
-  for (const url of [inline.url, pooled.url]) {
+  const rekor = await startInlineAndPooledRekor();
+  t.teardown(rekor.close);
+  for (const url of rekor.urls) {
     for (const [what, body, message] of cases) {
       const res = await postEntry(url, body);
       const err = await res.json() as { message: string };
@@ -53,11 +45,10 @@ test('lone surrogates in intoto and dsse entries are 400s naming the field, inli
       t.regex(err.message, message, what);
     }
   }
-  t.is(inline.log.size(), 0);
-  t.is(log.size(), 0);
+  t.deepEqual(rekor.logs.map((l) => l.size()), [0, 0]);
   // the same entries with well-formed strings (a surrogate pair included) go in
-  t.is((await postEntry(inline.url, intoto(signer, { keyid: 'k😀' }))).status, 201);
-  t.is((await postEntry(pooled.url, dsse(signer, { type: 'application/vnd.in-toto+json; x=😀' }))).status, 201);
+  t.is((await postEntry(rekor.urls[0], intoto(signer, { keyid: 'k😀' }))).status, 201);
+  t.is((await postEntry(rekor.urls[1], dsse(signer, { type: 'application/vnd.in-toto+json; x=😀' }))).status, 201);
 });
 
 test('canonical JSON refuses a lone surrogate anywhere, as RFC 8785 requires, and keeps escaped backslashes and pairs', (t) => {

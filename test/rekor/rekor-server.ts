@@ -1,6 +1,7 @@
 import { generateSigner, type Signer } from '../../core/signer.ts';
 import { openMerkleLog } from '../../log/merkle-log.ts';
 import { rekorRouter } from '../../log/rekor/routes.ts';
+import { createCanonicalizePool } from '../../log/kinds/canonicalize-pool.ts';
 import type { MerkleLog } from '../../log/types.ts';
 import { serveRouters } from '../helpers/http.ts';
 
@@ -27,6 +28,27 @@ export async function startRekor(): Promise<RekorServer> {
     signer,
     close: async () => {
       await server.close();
+      await log.close();
+    },
+  };
+}
+
+/**
+ * The same Rekor face twice: entries checked inline, and on a worker pool of one (as services/ serves it), for
+ * tests that each refusal is the same on both paths. `logs` are the two engines, in that order.
+ */
+export async function startInlineAndPooledRekor(): Promise<{ urls: [string, string]; logs: [MerkleLog, MerkleLog]; close(): Promise<void> }> {
+  const inline = await startRekor();
+  const pool = createCanonicalizePool(1);
+  const log = openMerkleLog({ path: ':memory:' });
+  const pooled = await serveRouters(rekorRouter({ log, signer: generateSigner(), treeId: TREE_ID, signerName: SIGNER_NAME, canonicalize: pool.canonicalize }));
+  return {
+    urls: [inline.url, pooled.url],
+    logs: [inline.log, log],
+    close: async () => {
+      await inline.close();
+      await pooled.close();
+      await pool.close();
       await log.close();
     },
   };
