@@ -15,6 +15,14 @@ function read(path: string, what: string): string {
   }
 }
 
+/** As `serve --port`: a whole number in 0..65535 (0 = any free port), never Node's raw range error or NaN. */
+export function parsePort(value: string): number {
+  if (!/^\d+$/.test(value)) usage(`--port: "${value}" is not a whole number`);
+  const n = Number(value);
+  if (n > 65535) usage(`--port: ${n} is outside 0..65535`);
+  return n;
+}
+
 interface AdmissionCliOptions {
   tlsCert: string;
   tlsKey: string;
@@ -38,13 +46,20 @@ export function register(program: Command): void {
     .requiredOption('--policy <file>', 'policy file (YAML or JSON), see docs/images.md')
     .requiredOption('--trusted-root <file>', 'trusted_root.json of the deployment')
     .option('--host <host>', 'address to bind', '0.0.0.0')
-    .option('--port <port>', 'port to listen on', '8443')
+    .option('--port <port>', 'port to listen on (0 = any free port)', '8443')
     .option('--mutate', 'also serve POST /mutate: pin every verified image tag to its digest with a JSON patch')
     .option('--cache-size <n>', 'verdicts kept (by digest and policy)', '10000')
     .option('--cache-ttl <seconds>', 'how long a verdict is kept', '300')
     .option('--allow-insecure-registry', 'speak plain HTTP to registries')
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
+    .addHelpText('after', '\nExit codes: 0 stopped cleanly (SIGTERM, SIGINT), 1 could not listen, 2 bad usage (flags, unreadable or invalid files).')
     .action(async (opts: AdmissionCliOptions) => {
+      const port = parsePort(opts.port);
+      const cert = read(opts.tlsCert, 'TLS certificate');
+      const key = read(opts.tlsKey, 'TLS key');
+      // checked as `serve` checks its own: OpenSSL would only say "no start line", naming no file
+      if (!cert.includes('-----BEGIN CERTIFICATE-----')) usage(`--tls-cert ${opts.tlsCert} holds no PEM certificate`);
+      if (!/-----BEGIN (EC |RSA |ENCRYPTED |)PRIVATE KEY-----/.test(key)) usage(`--tls-key ${opts.tlsKey} holds no PEM private key`);
       const { parsePolicy } = await import('./policy.ts');
       const { startAdmissionServer } = await import('./server.ts');
       const { createVerifier } = await import('../client/verify/index.ts');
@@ -61,12 +76,21 @@ export function register(program: Command): void {
       const ttl = Number(opts.cacheTtl);
       if (!Number.isSafeInteger(size) || size < 1 || !Number.isFinite(ttl) || ttl < 0) usage('--cache-size is a positive integer and --cache-ttl a number of seconds');
       const dockerConfig = loadDockerConfig();
-      const server = await startAdmissionServer({
-        cert: read(opts.tlsCert, 'TLS certificate'), key: read(opts.tlsKey, 'TLS key'), host: opts.host, port: Number(opts.port),
-        policy, verifier, cache: new VerdictCache(size, ttl * 1000), mutate: Boolean(opts.mutate), insecureRegistries: opts.allowInsecureRegistry,
-        credentialsFor: cachedCredentials((registry) => credentialsFromDockerConfig(dockerConfig, registry)),
-        onError: (e) => process.stderr.write(`admission: internal error: ${(e as Error)?.stack ?? String(e)}\n`),
-      });
+      let server;
+      try {
+        server = await startAdmissionServer({
+          cert, key, host: opts.host, port,
+          policy, verifier, cache: new VerdictCache(size, ttl * 1000), mutate: Boolean(opts.mutate), insecureRegistries: opts.allowInsecureRegistry,
+          credentialsFor: cachedCredentials((registry) => credentialsFromDockerConfig(dockerConfig, registry)),
+          onError: (e) => process.stderr.write(`admission: internal error: ${(e as Error)?.stack ?? String(e)}\n`),
+        });
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        // TLS material OpenSSL refuses (a key that is not the certificate's, an encrypted key): name the files
+        if (String(err.code ?? '').startsWith('ERR_OSSL') || /routines::/.test(err.message)) usage(`--tls-cert ${opts.tlsCert} / --tls-key ${opts.tlsKey}: ${err.message}`);
+        process.stderr.write(`Error: cannot listen on ${opts.host}:${port}: ${err.message}\n`);
+        process.exit(1);
+      }
       process.stderr.write(`sigstack admission webhook ready at ${server.url} (POST /validate${opts.mutate ? ', POST /mutate' : ''}; ${policy.rules.length} policy rules)\n`);
       const stop = () => void server.close().then(() => process.exit(0));
       process.once('SIGTERM', stop);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants, createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
-import { once } from 'node:events';
+import { pipeline } from 'node:stream/promises';
 import Database from 'better-sqlite3';
 import { openMerkleLog } from '../log/merkle-log.ts';
 import { signCheckpoint, verifyCheckpoint } from '../log/checkpoint.ts';
@@ -59,12 +59,39 @@ export interface BackupProgress {
 export class BackupError extends Error {}
 
 
-/** Copies `dataDir` into the archive `to`. Safe while a server uses the folder. Returns the manifest written. */
-export async function backupDataDir(dataDir: string, to: string, onProgress: (p: BackupProgress) => void = () => undefined): Promise<BackupManifest> {
+/** A target the caller got wrong, found before any work: `log backup` exits 2 for these. */
+export class BackupTargetError extends BackupError {}
+
+/**
+ * Checked before any copy: the archive's folder must exist, and `to` must not be a folder, nor an existing file
+ * unless `overwrite` (a backup replacing another by mistake would lose the older one).
+ */
+export function checkBackupTarget(to: string, overwrite = false): void {
+  const path = resolve(to);
+  if (!existsSync(dirname(path))) throw new BackupTargetError(`cannot write ${to}: the folder ${dirname(path)} does not exist`);
+  try {
+    accessSync(dirname(path), constants.W_OK);
+  } catch {
+    throw new BackupTargetError(`cannot write ${to}: the folder ${dirname(path)} is not writable`);
+  }
+  if (!existsSync(path)) return;
+  if (statSync(path).isDirectory()) throw new BackupTargetError(`${to} is a folder: give the archive's file name, e.g. ${join(to, 'sigstack.bak')}`);
+  if (!overwrite) throw new BackupTargetError(`${to} exists: give a new file name, or --force to replace it`);
+}
+
+/**
+ * Copies `dataDir` into the archive `to`. Safe while a server uses the folder. Returns the manifest written. On any
+ * failure nothing is left behind: neither the work folder nor the half-written archive (it holds private keys).
+ */
+export async function backupDataDir(dataDir: string, to: string, onProgress: (p: BackupProgress) => void = () => undefined, opts: { overwrite?: boolean } = {}): Promise<BackupManifest> {
   dataDir = resolve(dataDir);
+  checkBackupTarget(to, opts.overwrite);
+  if (!existsSync(join(dataDir, 'meta.json'))) throw new BackupError(`${dataDir} is not a sigstack data folder (no meta.json)`);
   const meta = readMeta(dataDir);
   if (!meta.log) throw new BackupError(`${dataDir} holds no log (no log in meta.json): nothing to back up`);
   const work = mkdtempSync(join(dirname(resolve(to)), '.sigstack-backup-'));
+  const tmp = `${resolve(to)}.partial`;
+  let ownsTmp = false;
   try {
     const files: { path: string; source: string }[] = [];
     const checkpoints: Record<string, string> = {};
@@ -101,24 +128,29 @@ export async function backupDataDir(dataDir: string, to: string, onProgress: (p:
     const entries = [];
     for (const f of files) entries.push({ path: f.path, size: statSync(f.source).size, sha256: await sha256File(f.source) });
     const manifest: BackupManifest = { version: 1, createdAt: new Date().toISOString(), files: entries, checkpoints };
-    const tmp = `${resolve(to)}.partial`;
-    const out = createWriteStream(tmp, { mode: 0o600 });
-    out.write(MAGIC);
-    out.write(`${JSON.stringify(manifest)}\n`);
+    // a stale .partial of a crashed run may have any mode: 'wx' creates it anew, so 0600 holds from the first byte
+    rmSync(tmp, { force: true });
+    ownsTmp = true;
     const total = entries.reduce((n, e) => n + e.size, 0);
-    let done = 0;
-    for (const f of files) {
-      for await (const chunk of createReadStream(f.source)) {
-        if (!out.write(chunk)) await once(out, 'drain');
-        done += (chunk as Buffer).length;
-        onProgress({ step: 'archive', done, total });
+    // pipeline: backpressure, and a write error (disk full) rejects here instead of going unheard
+    await pipeline(async function* () {
+      yield Buffer.from(MAGIC);
+      yield Buffer.from(`${JSON.stringify(manifest)}\n`);
+      let done = 0;
+      for (const f of files) {
+        for await (const chunk of createReadStream(f.source)) {
+          done += (chunk as Buffer).length;
+          onProgress({ step: 'archive', done, total });
+          yield chunk as Buffer;
+        }
       }
-    }
-    out.end();
-    await once(out, 'finish');
+    }, createWriteStream(tmp, { mode: 0o600, flags: 'wx' }));
     chmodSync(tmp, 0o600);
     renameSync(tmp, resolve(to));
     return manifest;
+  } catch (err) {
+    if (ownsTmp) rmSync(tmp, { force: true });
+    throw err;
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -92,11 +92,12 @@ export async function devIssuerRouter(opts: { publicUrl: string; signer: Signer 
       const given = body as Record<string, unknown>;
       for (const k of Object.keys(given)) if (RESERVED.has(k)) throw new BadRequestError(`claim "${k}" is set by the issuer`);
       const claims: Record<string, unknown> = { ...DEFAULT_CLAIMS[kind], ...given };
-      // null removes a default claim (to make a token that lacks it)
+      // null removes a claim (to make a token that lacks it), including the ones derived below: those are
+      // filled in only when the request left them out, never when it asked for them gone
       for (const [k, v] of Object.entries(claims)) if (v === null) delete claims[k];
       if (kind === 'email' && given.email !== undefined && given.email_verified === undefined) claims.email_verified = true;
-      if (claims.sub === undefined && typeof claims.email === 'string') claims.sub = claims.email;
-      if (claims.aud === undefined) claims.aud = 'sigstore';
+      if (!('sub' in given) && claims.sub === undefined && typeof claims.email === 'string') claims.sub = claims.email;
+      if (!('aud' in given)) claims.aud = 'sigstore';
       const now = Math.floor(Date.now() / 1000);
       const token = await new SignJWT(claims)
         .setProtectedHeader({ alg: 'ES256', kid: jwk.kid, typ: 'JWT' })

@@ -19,10 +19,31 @@ interface CaOptions {
   organization?: string;
 }
 
-function passphrase(opts: CaOptions): string {
-  if (opts.passphraseFile) return readFileSync(opts.passphraseFile, 'utf8').split(/\r?\n/)[0]!;
-  return keyPassphrase('the CA keys');
+function usage(command: string, message: string): never {
+  process.stderr.write(`Error: ${message}\nRun "sigstack ca ${command} --help" for usage.\n`);
+  process.exit(2);
 }
+
+function readInput(command: string, path: string, flag: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    usage(command, `cannot read ${flag} ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** The passphrase of the CA keys: --passphrase-file, else the variables `sigstack serve` reads too. */
+function passphrase(command: string, opts: CaOptions): string {
+  const env = process.env;
+  if (!opts.passphraseFile && !env.SIGSTACK_CA_PASSPHRASE && !env.SIGSTACK_CA_PASSPHRASE_FILE) {
+    usage(command, `the CA keys are ${command === 'init' ? 'written' : 'read'} encrypted: give their passphrase with --passphrase-file FILE, SIGSTACK_CA_PASSPHRASE or SIGSTACK_CA_PASSPHRASE_FILE`);
+  }
+  const value = opts.passphraseFile ? readInput(command, opts.passphraseFile, '--passphrase-file').split(/\r?\n/)[0]! : keyPassphrase('the CA keys');
+  if (value === '') usage(command, `the passphrase ${opts.passphraseFile ? `in ${opts.passphraseFile} (its first line) ` : ''}is empty`);
+  return value;
+}
+
+const EXIT_CODES = '\nExit codes: 0 done, 1 failed (the message says why), 2 bad usage (a missing passphrase, an unreadable file).';
 
 function describe(label: string, der: Buffer): string {
   return `${label} SHA-256 fingerprint: ${fingerprint(der)}\n`;
@@ -35,12 +56,13 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', 'the data folder of `sigstack serve`', './data')
     .option('--root-key-out <file>', 'where to write the encrypted root key (then carry it offline)', undefined)
     .option('--organization <name>', 'O= of the certificates', 'sigstack')
-    .option('--passphrase-file <file>', 'file whose first line is the passphrase (else SIGSTACK_CA_PASSPHRASE)')
+    .option('--passphrase-file <file>', 'file whose first line is the passphrase (else SIGSTACK_CA_PASSPHRASE or SIGSTACK_CA_PASSPHRASE_FILE)')
+    .addHelpText('after', EXIT_CODES)
     .action((opts: CaOptions) => {
       const dataDir = resolve(opts.dataDir);
       const rootKeyOut = resolve(opts.rootKeyOut ?? join(dataDir, 'offline', 'ca-root.key.pem'));
       // With SIGSTACK_CA_PKCS11_* set, the intermediate key is generated inside the HSM and never leaves it.
-      const r = initCaFiles({ dataDir, rootKeyOut, passphrase: passphrase(opts), organization: opts.organization, pkcs11: pkcs11FromEnv() });
+      const r = initCaFiles({ dataDir, rootKeyOut, passphrase: passphrase('init', opts), organization: opts.organization, pkcs11: pkcs11FromEnv() });
       process.stdout.write(describe('root', r.rootDer) + describe('intermediate', r.intermediateDer));
       process.stderr.write(`Wrote ${r.files.join(', ')}\n` +
         `Move ${rootKeyOut} offline: \`sigstack serve\` never needs it, \`sigstack ca rotate\` does.\n` +
@@ -51,9 +73,10 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', 'the data folder of `sigstack serve`', './data')
     .requiredOption('--root-key <file>', 'the encrypted root key written by `ca init`')
     .option('--organization <name>', 'O= of the new intermediate', 'sigstack')
-    .option('--passphrase-file <file>', 'file whose first line is the passphrase (else SIGSTACK_CA_PASSPHRASE)')
+    .option('--passphrase-file <file>', 'file whose first line is the passphrase (else SIGSTACK_CA_PASSPHRASE or SIGSTACK_CA_PASSPHRASE_FILE)')
+    .addHelpText('after', EXIT_CODES)
     .action((opts: CaOptions) => {
-      const r = rotateCaFiles({ dataDir: resolve(opts.dataDir), rootKeyPem: readFileSync(opts.rootKey!, 'utf8'), passphrase: passphrase(opts), organization: opts.organization });
+      const r = rotateCaFiles({ dataDir: resolve(opts.dataDir), rootKeyPem: readInput('rotate', opts.rootKey!, '--root-key'), passphrase: passphrase('rotate', opts), organization: opts.organization });
       process.stdout.write(describe('previous intermediate', r.previousDer) + describe('new intermediate', r.intermediateDer));
       process.stderr.write('Restart the CA to issue under the new intermediate; hand verifiers the new trusted_root.json.\n');
     });

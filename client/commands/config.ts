@@ -8,6 +8,7 @@ export function register(program: Command): void {
     .description('validate a YAML configuration file, with the SIGSTACK_* environment overrides applied, as `serve --config` would')
     .argument('<file>', 'the YAML configuration file')
     .option('--no-env', 'ignore SIGSTACK_* environment variables')
+    .addHelpText('after', '\nExit codes: 0 valid, 1 invalid (the message names the key and where it came from), 2 bad usage.')
     .action(async (file: string, options: { env: boolean }) => {
       const { loadConfigLayers } = await import('../../services/config-file.ts');
       const { parseServeConfig } = await import('../../services/config.ts');

@@ -41,7 +41,7 @@ export function register(program: Command): void {
     .requiredOption('--url <url>', 'the stack URL (as printed by serve)')
     .option('--email <email>', 'an email identity (the default kind)')
     .option('--kind <kind>', `a CI-shaped token with realistic claims: ${KINDS.join(', ')}`)
-    .option('--claim <key=value>', 'set a claim (repeatable); key:=json for a non-string value, key:=null to drop one', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--claim <key=value>', 'set a claim (repeatable); key:=json for a non-string value, key:=null to drop one (sub and aud too, which are otherwise filled in)', (v: string, all: string[]) => [...all, v], [] as string[])
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
     .addHelpText('after', `
 Examples:

@@ -9,11 +9,23 @@ export function registerBackupCommands(log: Command): void {
     .command('backup')
     .description('copy a data folder (every log database, frozen Rekor trees included, keys, CA files, meta) into one archive file, consistently, even while the server runs')
     .requiredOption('--data-dir <dir>', 'the data folder of the log (or whole stack)')
-    .requiredOption('--to <file>', 'the archive to write (mode 0600: it holds the private keys)')
-    .action(async (opts: { dataDir: string; to: string }) => {
-      const { backupDataDir } = await import('../../services/backup.ts');
+    .requiredOption('--to <file>', 'the archive file to write (mode 0600: it holds the private keys); its folder must exist')
+    .option('--force', 'replace --to if it is an existing file (never a folder)')
+    .addHelpText('after', '\nExit codes: 0 written, 1 the backup failed (nothing is left behind), 2 bad usage (--to is a folder, exists without --force, or its folder does not exist).')
+    .action(async (opts: { dataDir: string; to: string; force?: boolean }) => {
+      const { backupDataDir, checkBackupTarget, BackupTargetError } = await import('../../services/backup.ts');
       const t0 = performance.now();
-      const manifest = await backupDataDir(opts.dataDir, opts.to, progressPrinter());
+      let manifest;
+      try {
+        checkBackupTarget(opts.to, opts.force); // before any work: a wrong target is a usage error
+        manifest = await backupDataDir(opts.dataDir, opts.to, progressPrinter(), { overwrite: opts.force });
+      } catch (err) {
+        clearProgress();
+        if (!(err instanceof BackupTargetError)) throw err;
+        process.stderr.write(`Error: ${err.message}\nRun "sigstack log backup --help" for usage.\n`);
+        process.exitCode = 2;
+        return;
+      }
       clearProgress();
       const bytes = manifest.files.reduce((n, f) => n + f.size, 0);
       const sizes = Object.entries(manifest.checkpoints).map(([name, note]) => `${name} ${note.split('\n')[1]} entries`).join(', ');

@@ -24,14 +24,25 @@ export function register(program: Command): void {
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate chain (with --tls-key)')
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug, trace, silent (default info)')
+    .addHelpText('after', '\nExit codes: 0 stopped cleanly (SIGTERM, SIGINT), 1 could not start or shut down, 2 bad usage or settings.')
     .action(async (service: string | undefined, options: Record<string, string | boolean | undefined>) => {
-      const { parseServeConfig } = await import('../../services/config.ts');
+      const { ConfigError, parseServeConfig } = await import('../../services/config.ts');
       const { loadConfigLayers } = await import('../../services/config-file.ts');
       const { startStack } = await import('../../services/app.ts');
       const t0 = performance.now();
       const { config, ...flags } = options;
-      const layers = loadConfigLayers({ file: config as string | undefined, flags: flags as Partial<Record<RawOptionName, string | boolean>>, service });
-      const cfg = parseServeConfig(layers.service ?? 'all', layers.raw);
+      let layers;
+      let cfg;
+      try {
+        layers = loadConfigLayers({ file: config as string | undefined, flags: flags as Partial<Record<RawOptionName, string | boolean>>, service });
+        cfg = parseServeConfig(layers.service ?? 'all', layers.raw);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        // a setting given wrong (flag, SIGSTACK_* variable or file) is a usage error: exit 2, as every command's
+        process.stderr.write(`Error: ${err.message}\nRun "sigstack serve --help" for usage.\n`);
+        process.exitCode = 2;
+        return;
+      }
       const stack = await startStack(cfg);
       const ms = Math.round(performance.now() - t0);
       const lines = Object.entries(stack.endpoints).map(([name, url]) => `  ${name.padEnd(28)} ${url}`);

@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signArtifact } from '../../client/sign.ts';
 import { createVerifier } from '../../client/verify/index.ts';
+import { generateSigner } from '../../core/signer.ts';
+import { devIssuerRouter } from '../../services/dev-issuer.ts';
 import { runCli, startServer } from '../helpers/cli.ts';
+import { serveRouters } from '../helpers/http.ts';
 
 /**
  * `sigstack serve --dev-oidc` + `sigstack dev-token`: mint each kind of token, sign with it, and verify with the
@@ -56,4 +59,23 @@ test('serve --dev-oidc: each kind mints, signs and verifies with its own identit
   const bad = await runCli(['dev-token', '--url', u, '--kind', 'jenkins']);
   t.is(bad.code, 2);
   t.regex(bad.stderr, /--kind must be one of/);
+});
+
+test('dev-token --claim key:=null drops the claim, also sub and aud, which are otherwise filled in', async (t) => {
+  const server = await serveRouters(await devIssuerRouter({ publicUrl: 'http://127.0.0.1', signer: generateSigner() }));
+  t.teardown(server.close);
+  const claims = async (...args: string[]) => {
+    const r = await runCli(['dev-token', '--url', server.url, ...args]);
+    t.is(r.code, 0, r.stderr);
+    return JSON.parse(Buffer.from(r.stdout.trim().split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+  };
+  const plain = await claims('--email', 'alice@example.com');
+  t.is(plain.sub, 'alice@example.com', 'sub defaults to the email');
+  t.is(plain.aud, 'sigstore');
+  const dropped = await claims('--email', 'alice@example.com', '--claim', 'sub:=null', '--claim', 'aud:=null');
+  t.false('sub' in dropped, JSON.stringify(dropped));
+  t.false('aud' in dropped, JSON.stringify(dropped));
+  t.is(dropped.email, 'alice@example.com');
+  const github = await claims('--kind', 'github', '--claim', 'sub:=null');
+  t.false('sub' in github);
 });
