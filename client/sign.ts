@@ -5,7 +5,8 @@
  * The log's answer is checked before it is trusted (rekor#469, #2799): one entry, its UUID is the leaf hash
  * of its body, and the body is the entry we proposed.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createSign } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import type { SerializedBundle } from '@sigstore/bundle';
 import { derToPem, pemToDerList } from '../core/pem.ts';
 import { generateSigner, type Signer } from '../core/signer.ts';
@@ -16,7 +17,8 @@ import { canonicalize } from './verify/tlog-body.ts';
 import { parseCertificate } from './verify/x509.ts';
 
 export interface SignArtifactOptions {
-  artifact: Buffer;
+  /** The bytes to sign, or a file, read as a stream: hashed and signed in one pass, never held whole in memory. */
+  artifact: Buffer | { path: string };
   identityToken: string;
   fulcioUrl: string;
   rekorUrl: string;
@@ -25,9 +27,9 @@ export interface SignArtifactOptions {
   onProgress?: (line: string) => void;
 }
 
-/** A signing failure; `step` is token, CA or log, and the message says what that step answered. */
+/** A signing failure; `step` is token, artifact, CA or log, and the message says what that step answered. */
 export class SigningError extends Error {
-  constructor(readonly step: 'token' | 'CA' | 'log', message: string) {
+  constructor(readonly step: 'token' | 'artifact' | 'CA' | 'log', message: string) {
     super(`${step}: ${message}`);
     this.name = 'SigningError';
   }
@@ -63,15 +65,26 @@ export function tokenChallenge(token: string): string {
   throw new SigningError('token', 'identity token has neither an email nor a subject');
 }
 
+/** How long a CA or log request may take, answer included, as dev-token and trusted-root allow. */
+export const REQUEST_TIMEOUT_MS = 15_000;
+
+/** Why a request failed, in words: a timeout says so; a network error gives its cause (ECONNREFUSED...). */
+export function requestFailure(e: unknown): string {
+  if ((e as Error)?.name === 'TimeoutError') return `no answer within ${REQUEST_TIMEOUT_MS / 1000} s`;
+  return (e as { cause?: { message?: string } }).cause?.message ?? (e as Error).message;
+}
+
 export async function postJson(fetchImpl: typeof fetch, step: 'CA' | 'log', url: string, body: unknown): Promise<unknown> {
   let res: Response;
+  let text: string;
   try {
-    res = await fetchImpl(url, { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: JSON.stringify(body) });
+    // The signal also bounds reading the body: a server that sends headers and then nothing is given up on too.
+    res = await fetchImpl(url, { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: JSON.stringify(body),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    text = await res.text();
   } catch (e) {
-    const cause = (e as { cause?: { message?: string } }).cause?.message ?? (e as Error).message;
-    throw new SigningError(step, `cannot reach ${url} (${cause})`);
+    throw new SigningError(step, `cannot reach ${url} (${requestFailure(e)})`);
   }
-  const text = await res.text();
   if (!res.ok) {
     let message = text.slice(0, 500);
     try {
@@ -178,17 +191,32 @@ export function checkLogResponse(json: unknown, proposed: unknown): LoggedEntry 
   }
 }
 
+/** The artifact's SHA-256 and its signature by `key`: over the bytes, or in one streaming pass over the file. */
+async function digestAndSign(artifact: SignArtifactOptions['artifact'], key: Signer): Promise<{ digest: Buffer; signature: Buffer }> {
+  if (Buffer.isBuffer(artifact)) return { digest: createHash('sha256').update(artifact).digest(), signature: key.sign(artifact) };
+  const hash = createHash('sha256');
+  const signer = createSign('sha256');
+  try {
+    for await (const chunk of createReadStream(artifact.path, { highWaterMark: 1 << 20 })) {
+      hash.update(chunk as Buffer);
+      signer.update(chunk as Buffer);
+    }
+  } catch (e) {
+    throw new SigningError('artifact', `cannot read ${artifact.path}: ${(e as Error).message}`);
+  }
+  return { digest: hash.digest(), signature: signer.sign(key.privateKey) };
+}
+
 export async function signArtifact(opts: SignArtifactOptions): Promise<SerializedBundle> {
   const fetchImpl = opts.fetch ?? fetch;
   const progress = opts.onProgress ?? (() => {});
   const challenge = tokenChallenge(opts.identityToken);
 
-  // The ephemeral key: generated here, used twice, never written anywhere.
+  // The ephemeral key: generated here, used twice, never written anywhere. The artifact is signed before the CA
+  // is asked, so an unreadable file costs no certificate and hashing a large one does not eat into its 10 minutes.
   const key = generateSigner();
+  const { digest, signature } = await digestAndSign(opts.artifact, key);
   const leafDer = await requestSigningCertificate(fetchImpl, opts.fulcioUrl, opts.identityToken, challenge, key, progress);
-
-  const digest = createHash('sha256').update(opts.artifact).digest();
-  const signature = key.sign(opts.artifact);
   const proposed = {
     apiVersion: '0.0.1',
     kind: 'hashedrekord',

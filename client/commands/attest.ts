@@ -1,11 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { addRegistryOptions, readText, registryCredentials, usageFor, type RegistryCliOptions } from '../oci/cli-options.ts';
+import { addRegistryOptions, readText, registryCredentials, requireOptions, usageFor, type RegistryCliOptions } from '../oci/cli-options.ts';
 
 const usage: (message: string) => never = usageFor('attest');
 
 interface AttestCliOptions extends RegistryCliOptions {
-  predicate: string;
+  predicate?: string;
   type: string;
   identityToken?: string;
   url?: string;
@@ -21,7 +21,7 @@ export function register(program: Command): void {
     .command('attest')
     .description('attach a signed in-toto attestation (DSSE, logged as dsse) to a container image, as cosign does')
     .argument('<image>', 'image reference: registry/repository[:tag][@sha256:...]')
-    .requiredOption('--predicate <file>', 'the predicate (JSON)')
+    .option('--predicate <file>', 'the predicate (JSON); required')
     .option('--type <type>', 'slsaprovenance|slsaprovenance1|spdx|cyclonedx|vuln|custom, or a predicate type URI', 'custom')
     .option('--identity-token <token>', 'OIDC identity token, or a file holding one (default: $SIGSTORE_ID_TOKEN)')
     .option('--url <url>', 'a Sigstack server running the CA and the log on one port')
@@ -38,19 +38,20 @@ Examples:
 
 Exit codes: 0 attested, 1 failed, 2 bad usage.`)
     .action(async (image: string, opts: AttestCliOptions) => {
+      const { predicate: predicateFile } = requireOptions(opts, { predicate: '--predicate <file>' }, usage);
       if (opts.key && opts.identityToken) usage('--key and --identity-token exclude each other: attest with a managed key or keylessly');
       if (opts.key && opts.newBundleFormat) usage('--new-bundle-format is for keyless attestations');
       const raw = opts.key ? undefined : (opts.identityToken ?? process.env.SIGSTORE_ID_TOKEN)?.trim();
       if (!opts.key && !raw) usage('no identity token: pass --identity-token or set SIGSTORE_ID_TOKEN (or attest with --key)');
-      const token = !raw ? '' : raw.split('.').length !== 3 && existsSync(raw) ? readFileSync(raw, 'utf8').trim() : raw;
+      const token = !raw ? '' : raw.split('.').length !== 3 && existsSync(raw) ? readText(raw, 'identity token file', usage).trim() : raw;
       const rekorUrl = opts.rekorUrl ?? opts.url;
       const fulcioUrl = opts.fulcioUrl ?? opts.url ?? (opts.key ? rekorUrl : undefined);
       if (!fulcioUrl || !rekorUrl) usage(opts.key ? 'say where the log is: --rekor-url or --url' : 'say where the CA and the log are: --url, or --fulcio-url and --rekor-url');
       let predicate: unknown;
       try {
-        predicate = JSON.parse(readText(opts.predicate, 'predicate', usage));
+        predicate = JSON.parse(readText(predicateFile, 'predicate', usage));
       } catch {
-        usage(`${opts.predicate} is not JSON`);
+        usage(`${predicateFile} is not JSON`);
       }
       const { attestImage, predicateTypeUri } = await import('../oci/attest.ts');
       try {

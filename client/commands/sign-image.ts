@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { addRegistryOptions, registryCredentials, usageFor, type RegistryCliOptions } from '../oci/cli-options.ts';
+import { addRegistryOptions, readText, registryCredentials, usageFor, type RegistryCliOptions } from '../oci/cli-options.ts';
 
 interface SignImageCliOptions extends RegistryCliOptions {
   identityToken?: string;
@@ -44,7 +44,7 @@ Exit codes: 0 signed, 1 failed, 2 bad usage.`)
       }
       const rawToken = (opts.identityToken ?? process.env.SIGSTORE_ID_TOKEN)?.trim();
       if (!rawToken && !key) usage('no identity token: pass --identity-token or set SIGSTORE_ID_TOKEN (or sign with --key)');
-      const token = !rawToken ? '' : rawToken.split('.').length !== 3 && existsSync(rawToken) ? readFileSync(rawToken, 'utf8').trim() : rawToken;
+      const token = !rawToken ? '' : rawToken.split('.').length !== 3 && existsSync(rawToken) ? readText(rawToken, 'identity token file', usage).trim() : rawToken;
       let fulcioUrl = opts.fulcioUrl ?? opts.url;
       let rekorUrl = opts.rekorUrl ?? opts.url;
       if (opts.signingConfig) {

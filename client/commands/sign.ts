@@ -1,5 +1,7 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
+import { checkOutputPath, writeOutputFile } from './key-flags.ts';
+import { requireOptions } from './policy-flags.ts';
 
 /** Exit codes: 0 signed, 1 signing failed (the message names the step), 2 bad usage. */
 function usage(message: string): never {
@@ -7,10 +9,15 @@ function usage(message: string): never {
   process.exit(2);
 }
 
-/** cosign accepts the token itself or a file holding it; so do we. */
-function readToken(value: string): string {
+/** cosign accepts the token itself or a file holding it; so do we. `file` says which file it came from. */
+function readToken(value: string): { token: string; file?: string } {
   const v = value.trim();
-  return v.split('.').length !== 3 && existsSync(v) ? readFileSync(v, 'utf8').trim() : v;
+  if (v.split('.').length === 3 || !existsSync(v)) return { token: v };
+  try {
+    return { token: readFileSync(v, 'utf8').trim(), file: v };
+  } catch (e) {
+    usage(`cannot read the identity token file ${v}: ${(e as Error).message}`);
+  }
 }
 
 interface SignCliOptions {
@@ -29,7 +36,7 @@ export function register(program: Command): void {
     .command('sign')
     .description('sign a file keylessly (CA certificate + transparency log entry) and write a Sigstore bundle v0.3')
     .argument('<file>', 'the file to sign')
-    .requiredOption('--bundle <out>', 'where to write the bundle (JSON)')
+    .option('--bundle <out>', 'where to write the bundle (JSON); required')
     .option('--identity-token <token>', 'OIDC identity token, or a file holding one (default: $SIGSTORE_ID_TOKEN)')
     .option('--url <url>', 'a Sigstack server running the CA and the log on one port')
     .option('--fulcio-url <url>', 'the CA (Fulcio v2 API), when it is not at --url')
@@ -46,6 +53,7 @@ Examples:
 
 Progress goes to stderr; the bundle path is printed on stdout. Exit codes: 0 signed, 1 failed, 2 bad usage.`)
     .action(async (file: string, opts: SignCliOptions) => {
+      const { bundle: out } = requireOptions(opts, { bundle: '--bundle <out>' }, usage);
       const rawToken = opts.identityToken ?? process.env.SIGSTORE_ID_TOKEN;
       if (opts.key && opts.identityToken) usage('--key and --identity-token exclude each other: sign with a managed key or keylessly');
       if (!opts.key && !rawToken) usage('no identity token: pass --identity-token or set SIGSTORE_ID_TOKEN (or sign with --key)');
@@ -65,34 +73,58 @@ Progress goes to stderr; the bundle path is printed on stdout. Exit codes: 0 sig
       if (opts.key ? !rekorUrl : !fulcioUrl || !rekorUrl) {
         usage(opts.key ? 'say where the log is: --rekor-url, --url or --signing-config' : 'say where the CA and the log are: --url, or --fulcio-url and --rekor-url, or --signing-config');
       }
-      let artifact: Buffer;
       try {
-        artifact = readFileSync(file);
+        if (statSync(file).isDirectory()) usage(`${file} is a folder: give the file to sign`);
+        accessSync(file, constants.R_OK);
       } catch (e) {
         usage(`cannot read ${file}: ${(e as Error).message}`);
       }
+      const token = opts.key ? undefined : readToken(rawToken!);
+      // Everything that can make the bundle unwritable is checked now: once the log has the entry it is permanent.
+      const outputProblem = checkOutputPath(out, '--bundle', [
+        { path: file, what: 'file to sign' }, { path: opts.key, what: 'signing key' }, { path: opts.signingConfig, what: 'signing config' },
+        { path: token?.file, what: 'identity token file' },
+      ]);
+      if (outputProblem) usage(outputProblem);
       const progress = (line: string) => process.stderr.write(`${line}\n`);
       let sign: () => Promise<unknown>;
       if (opts.key) {
         const { readSigningKey } = await import('./key-flags.ts');
         const key = await readSigningKey(opts.key, usage);
         const { signArtifactWithKey } = await import('../sign-key.ts');
+        // Signing with a managed key takes the artifact's bytes (sign-key.ts); keyless signing streams the file.
+        let artifact: Buffer;
+        try {
+          artifact = readFileSync(file);
+        } catch (e) {
+          usage(`cannot read ${file}: ${(e as Error).message}`);
+        }
         progress(`Signing ${file} with the key ${opts.key}`);
         sign = () => signArtifactWithKey({ artifact, key, rekorUrl: rekorUrl!, onProgress: progress });
       } else {
         const { signArtifact } = await import('../sign.ts');
         progress(`Signing ${file} with an ephemeral key (kept in memory only)`);
-        sign = () => signArtifact({ artifact, identityToken: readToken(rawToken!), fulcioUrl: fulcioUrl!, rekorUrl: rekorUrl!, onProgress: progress });
+        sign = () => signArtifact({ artifact: { path: file }, identityToken: token!.token, fulcioUrl: fulcioUrl!, rekorUrl: rekorUrl!, onProgress: progress });
       }
+      let text: string;
       try {
-        const bundle = await sign();
-        writeFileSync(opts.bundle!, `${JSON.stringify(bundle, null, 2)}\n`);
+        text = `${JSON.stringify(await sign(), null, 2)}\n`;
       } catch (e) {
         process.stderr.write(`Error: signing failed: ${(e as Error).message}\n`);
         process.exitCode = 1;
         return;
       }
-      progress(`Wrote bundle to ${opts.bundle}`);
-      process.stdout.write(`${opts.bundle}\n`);
+      try {
+        writeOutputFile(out, text);
+      } catch (e) {
+        // The entry is in the log for good: hand the bundle over on stdout rather than lose it.
+        process.stderr.write(`Error: the signature is logged, but the bundle could not be written to ${out}: ${(e as Error).message}\n` +
+          'The bundle follows on stdout: save it.\n');
+        process.stdout.write(text);
+        process.exitCode = 1;
+        return;
+      }
+      progress(`Wrote bundle to ${out}`);
+      process.stdout.write(`${out}\n`);
     });
 }

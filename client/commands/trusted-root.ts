@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { REQUEST_TIMEOUT_MS, requestFailure } from '../sign.ts';
+import { checkOutputPath, writeOutputFile } from './key-flags.ts';
 
 interface TrustedRootCliOptions {
   url?: string;
@@ -17,13 +18,19 @@ function usage(message: string): never {
 async function getJson(url: string): Promise<unknown> {
   let res: Response;
   try {
-    res = await fetch(url, { redirect: 'error', signal: AbortSignal.timeout(15_000) });
+    res = await fetch(url, { redirect: 'error', signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
   } catch (e) {
-    throw new Error(`cannot reach ${url} (${(e as { cause?: Error }).cause?.message ?? (e as Error).message})`);
+    throw new Error(`cannot reach ${url} (${requestFailure(e)})`);
   }
   if (!res.ok) throw new Error(`${url} said ${res.status}`);
+  let text: string;
   try {
-    return await res.json();
+    text = await res.text();
+  } catch (e) {
+    throw new Error(`cannot read the answer of ${url} (${requestFailure(e)})`);
+  }
+  try {
+    return JSON.parse(text);
   } catch {
     throw new Error(`${url} did not return JSON`);
   }
@@ -60,18 +67,24 @@ operator publishes (or use --data-dir on the server itself) before handing the f
 Exit codes: 0 written, 1 failed, 2 bad usage.`)
     .action(async (opts: TrustedRootCliOptions) => {
       if (Boolean(opts.url) === Boolean(opts.dataDir)) usage('give exactly one of --url and --data-dir');
+      // Both outputs are checked before anything is fetched or written: one path for both would leave the signing
+      // config where the trusted root (whose hash was just printed) should be.
+      const problem = (opts.out && checkOutputPath(opts.out, '--out')) ||
+        (opts.signingConfig && checkOutputPath(opts.signingConfig, '--signing-config', [{ path: opts.out, what: 'trusted root output (--out)' }]));
+      if (problem) usage(problem);
       try {
         const { trustedRoot, signingConfig, source } = await load(opts);
         const { parseTrustedRoot, parseSigningConfig } = await import('../trusted-root.ts');
-        // Refuse to hand out a trusted root the verifier would refuse.
+        // Refuse to hand out a trusted root the verifier would refuse, or a signing config the signers would; both
+        // are checked before either is written.
         parseTrustedRoot(trustedRoot);
+        if (opts.signingConfig) parseSigningConfig(signingConfig);
         const text = `${JSON.stringify(trustedRoot, null, 2)}\n`;
-        if (opts.out) writeFileSync(opts.out, text);
+        if (opts.out) writeOutputFile(opts.out, text);
         else process.stdout.write(text);
         process.stderr.write(`Trusted root from ${source}${opts.out ? ` written to ${opts.out}` : ''}, SHA-256 ${createHash('sha256').update(text).digest('hex')}\n`);
         if (opts.signingConfig) {
-          parseSigningConfig(signingConfig);
-          writeFileSync(opts.signingConfig, `${JSON.stringify(signingConfig, null, 2)}\n`);
+          writeOutputFile(opts.signingConfig, `${JSON.stringify(signingConfig, null, 2)}\n`);
           process.stderr.write(`Signing config written to ${opts.signingConfig}\n`);
         }
       } catch (e) {

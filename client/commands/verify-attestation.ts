@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { addPolicyOptions, addRegistryOptions, policyFrom, readText, registryCredentials, usageFor, type PolicyCliOptions, type RegistryCliOptions } from '../oci/cli-options.ts';
+import { addPolicyOptions, addRegistryOptions, policyFrom, readText, registryCredentials, requireOptions, usageFor, type PolicyCliOptions, type RegistryCliOptions } from '../oci/cli-options.ts';
 import { createVerifier, VerificationError } from '../verify/index.ts';
 
 const usage: (message: string) => never = usageFor('verify-attestation');
@@ -15,7 +15,8 @@ export function register(program: Command): void {
   addRegistryOptions(addPolicyOptions(cmd))
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
     .addHelpText('after', '\nPrints the checks on stderr and each verified attestation as one JSON line on stdout (as cosign).\nExit codes: 0 verified, 1 none valid, 2 bad usage.')
-    .action(async (image: string, opts: PolicyCliOptions & RegistryCliOptions & { trustedRoot: string; type: string; key?: string }) => {
+    .action(async (image: string, opts: PolicyCliOptions & RegistryCliOptions & { trustedRoot?: string; type: string; key?: string }) => {
+      const { trustedRoot } = requireOptions(opts, { trustedRoot: '--trusted-root <file>' }, usage);
       let publicKey;
       if (opts.key) {
         const { readVerifyKey, refuseIdentityFlags } = await import('./key-flags.ts');
@@ -33,9 +34,9 @@ export function register(program: Command): void {
       const credentials = registryCredentials(image, opts, usage);
       let trust;
       try {
-        trust = createVerifier(readText(opts.trustedRoot, 'trusted root', usage)).trust;
+        trust = createVerifier(readText(trustedRoot, 'trusted root', usage)).trust;
       } catch (e) {
-        usage(`${opts.trustedRoot}: ${(e as Error).message}`);
+        usage(`${trustedRoot}: ${(e as Error).message.replace(/^trusted root: /, '')}`);
       }
       try {
         const r = await verifyImageAttestations({ image, type: opts.type, trust, policy, publicKey, credentials, insecure: opts.allowInsecureRegistry });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { addPolicyOptions, addRegistryOptions, policyFrom, readText, registryCredentials, usageFor, type PolicyCliOptions, type RegistryCliOptions } from '../oci/cli-options.ts';
+import { addPolicyOptions, addRegistryOptions, policyFrom, readText, registryCredentials, requireOptions, usageFor, type PolicyCliOptions, type RegistryCliOptions } from '../oci/cli-options.ts';
 import { createVerifier, VerificationError } from '../verify/index.ts';
 
 const usage: (message: string) => never = usageFor('verify-image');
@@ -20,7 +20,8 @@ Example:
 
 Prints the checks on stderr and the verified payloads as a JSON array on stdout, as cosign does.
 Exit codes: 0 verified, 1 no valid signature (or the registry failed), 2 bad usage.`)
-    .action(async (image: string, opts: PolicyCliOptions & RegistryCliOptions & { trustedRoot: string; key?: string }) => {
+    .action(async (image: string, opts: PolicyCliOptions & RegistryCliOptions & { trustedRoot?: string; key?: string }) => {
+      const { trustedRoot } = requireOptions(opts, { trustedRoot: '--trusted-root <file>' }, usage);
       let publicKey;
       if (opts.key) {
         const { readPublicKey } = await import('../oci/cosign-key.ts');
@@ -35,16 +36,17 @@ Exit codes: 0 verified, 1 no valid signature (or the registry failed), 2 bad usa
       const credentials = registryCredentials(image, opts, usage);
       let verifier;
       try {
-        verifier = createVerifier(readText(opts.trustedRoot, 'trusted root', usage));
+        verifier = createVerifier(readText(trustedRoot, 'trusted root', usage));
       } catch (e) {
-        usage(`${opts.trustedRoot}: ${(e as Error).message}`);
+        usage(`${trustedRoot}: ${(e as Error).message.replace(/^trusted root: /, '')}`);
       }
       const { verifyImage, cosignOutput } = await import('../oci/verify-image.ts');
       try {
         const result = await verifyImage({ image, verifier, policy, publicKey, credentials, insecure: opts.allowInsecureRegistry });
         process.stderr.write(`\nVerification for ${result.reference} --\nThe following checks were performed on each of these signatures:\n` +
           `  - The cosign claims were validated\n  - Existence of the claims in the transparency log was verified offline\n` +
-          `  - The code-signing certificate was verified using trusted certificate authority certificates\n`);
+          // cosign's words: with --key there is no certificate, the key itself verified the signatures.
+          (publicKey ? '  - The signatures were verified against the specified public key\n' : '  - The code-signing certificate was verified using trusted certificate authority certificates\n'));
         for (const [i, s] of result.signatures.entries()) {
           process.stderr.write(`Signature ${i + 1} (log index ${s.logIndex}):\n${s.checks.map((c) => `    - ${c}\n`).join('')}`);
         }

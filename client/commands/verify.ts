@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 // Only the offline verifier: no HTTP client, no server code, no database is loaded by this command.
 import { createVerifier, VerificationError } from '../verify/index.ts';
-import { policyFrom, type PolicyCliOptions } from './policy-flags.ts';
+import { policyFrom, requireOptions, type PolicyCliOptions } from './policy-flags.ts';
 
 interface VerifyCliOptions extends PolicyCliOptions {
-  bundle: string;
+  bundle?: string;
   key?: string;
-  trustedRoot: string;
+  trustedRoot?: string;
   json?: boolean;
 }
 
@@ -30,8 +30,8 @@ export function register(program: Command): void {
     .command('verify')
     .description('verify a file against its Sigstore bundle and a trusted root, fully offline')
     .argument('<file>', 'the signed file')
-    .requiredOption('--bundle <file>', 'the Sigstore bundle (v0.3, or v0.2 as written by sigstore-js)')
-    .requiredOption('--trusted-root <file>', 'trusted_root.json of the deployment (see `sigstack trusted-root`)')
+    .option('--bundle <file>', 'the Sigstore bundle (v0.3, or v0.2 as written by sigstore-js); required')
+    .option('--trusted-root <file>', 'trusted_root.json of the deployment (see `sigstack trusted-root`); required')
     .option('--certificate-identity <id>', 'the signer identity (email, URI or username) that must be in the certificate')
     .option('--certificate-identity-regexp <re>', 'a regular expression the WHOLE identity must match (it is anchored)')
     .option('--certificate-oidc-issuer <url>', 'the OIDC issuer that must have vouched for the identity')
@@ -49,6 +49,7 @@ Example:
 
 Exit codes: 0 verified, 1 verification failed (the message names the failed check), 2 bad usage.`)
     .action(async (file: string, opts: VerifyCliOptions) => {
+      const { bundle: bundlePath, trustedRoot: trustedRootPath } = requireOptions(opts, { bundle: '--bundle <file>', trustedRoot: '--trusted-root <file>' }, usage);
       let publicKey;
       if (opts.key) {
         const { readVerifyKey, refuseIdentityFlags } = await import('./key-flags.ts');
@@ -57,10 +58,19 @@ Exit codes: 0 verified, 1 verification failed (the message names the failed chec
       }
       const policy = publicKey ? undefined : policyFrom(opts, usage);
       const artifact = read(file, 'file');
-      const bundle = read(opts.bundle, 'bundle');
-      const trustedRoot = read(opts.trustedRoot, 'trusted root').toString('utf8');
+      const bundle = read(bundlePath, 'bundle');
+      const trustedRoot = read(trustedRootPath, 'trusted root').toString('utf8');
+      let verifier;
       try {
-        const verifier = createVerifier(trustedRoot);
+        verifier = createVerifier(trustedRoot);
+      } catch (e) {
+        if (!(e instanceof VerificationError)) throw e;
+        // Name the file the user gave, not the document type: "r.json: mediaType is missing".
+        process.stderr.write(`Error: cannot verify: [${e.code}] ${trustedRootPath}: ${e.message.replace(/^trusted root: /, '')}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      try {
         if (publicKey) {
           const result = verifier.verifyWithKey({ artifact, bundle, publicKey });
           process.stderr.write(`Verified OK\nThe following checks were performed:\n${result.checks.map((c) => `  - ${c}\n`).join('')}`);

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { credentialsFromDockerConfig, loadDockerConfig, type Credentials } from './credentials.ts';
 import { parseReference } from './reference.ts';
 import type { PolicyCliOptions } from '../commands/policy-flags.ts';
-export { policyFrom, type PolicyCliOptions } from '../commands/policy-flags.ts';
+export { policyFrom, requireOptions, type PolicyCliOptions } from '../commands/policy-flags.ts';
 
 export interface RegistryCliOptions {
   registryUsername?: string;
@@ -28,7 +28,8 @@ export function addRegistryOptions(cmd: Command): Command {
 
 export function addPolicyOptions(cmd: Command): Command {
   return cmd
-    .requiredOption('--trusted-root <file>', 'trusted_root.json of the deployment (see `sigstack trusted-root`)')
+    // Required, but checked in the action (requireOptions) so that an unknown option is reported first.
+    .option('--trusted-root <file>', 'trusted_root.json of the deployment (see `sigstack trusted-root`); required')
     .option('--certificate-identity <id>', 'the signer identity that must be in the certificate')
     .option('--certificate-identity-regexp <re>', 'a regular expression the WHOLE identity must match')
     .option('--certificate-oidc-issuer <url>', 'the OIDC issuer that must have vouched for the identity')

@@ -16,6 +16,15 @@ export class RegistryError extends Error {
   }
 }
 
+/** How long one registry request may take, its body included (as the CA and log requests of sign.ts). */
+export const REGISTRY_TIMEOUT_MS = 15_000;
+
+/** Why a request failed, in words: a timeout says so; a network error gives its cause (ECONNREFUSED...). */
+export function requestFailure(e: unknown): string {
+  if ((e as Error)?.name === 'TimeoutError') return `no answer within ${REGISTRY_TIMEOUT_MS / 1000} s`;
+  return (e as { cause?: { message?: string } }).cause?.message ?? (e as Error).message;
+}
+
 export async function readLimited(res: Response, max: number, what: string): Promise<Buffer> {
   const declared = res.headers.get('content-length');
   if (declared !== null && Number(declared) > max) {
@@ -27,7 +36,14 @@ export async function readLimited(res: Response, max: number, what: string): Pro
   let size = 0;
   const reader = res.body.getReader();
   for (;;) {
-    const { done, value } = await reader.read();
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await reader.read();
+    } catch (e) {
+      // The request's timeout signal also ends a body that stops arriving.
+      throw new RegistryError(`${what}: the registry stopped answering (${requestFailure(e)})`);
+    }
+    const { done, value } = chunk;
     if (done) break;
     size += value.byteLength;
     if (size > max) {
@@ -105,9 +121,9 @@ export class RegistryAuth {
     if (this.opts.credentials) headers.Authorization = basicHeader(this.opts.credentials);
     let tokenRes: Response;
     try {
-      tokenRes = await this.opts.fetch(url, { headers, redirect: 'error' });
+      tokenRes = await this.opts.fetch(url, { headers, redirect: 'error', signal: AbortSignal.timeout(REGISTRY_TIMEOUT_MS) });
     } catch (e) {
-      throw new RegistryError(`cannot reach the token service ${url.origin} (${(e as { cause?: Error }).cause?.message ?? (e as Error).message})`);
+      throw new RegistryError(`cannot reach the token service ${url.origin} (${requestFailure(e)})`);
     }
     const body = await readLimited(tokenRes, MAX_TOKEN_RESPONSE, 'token response');
     if (!tokenRes.ok) throw new RegistryError(`the token service ${url.origin} said ${tokenRes.status}${tokenRes.status === 401 ? ' (wrong or missing registry credentials)' : ''}`, tokenRes.status);

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Credentials } from './credentials.ts';
-import { readLimited, RegistryAuth, RegistryError } from './http.ts';
+import { readLimited, REGISTRY_TIMEOUT_MS, RegistryAuth, RegistryError, requestFailure } from './http.ts';
 import { apiHost, hostnameOf } from './reference.ts';
 
 export { RegistryError };
@@ -76,9 +76,9 @@ export class RegistryClient {
       if (auth) headers.set('Authorization', auth);
       let res: Response;
       try {
-        res = await this.#fetch(url, { ...init, headers, redirect: 'follow' });
+        res = await this.#fetch(url, { ...init, headers, redirect: 'follow', signal: AbortSignal.timeout(REGISTRY_TIMEOUT_MS) });
       } catch (e) {
-        throw new RegistryError(`cannot reach the registry at ${this.base} (${(e as { cause?: Error }).cause?.message ?? (e as Error).message})`);
+        throw new RegistryError(`cannot reach the registry at ${this.base} (${requestFailure(e)})`);
       }
       if (res.status !== 401 || attempt > 0) return res;
       // A 401 from where a redirect led (a blob store on another host) is not the registry asking: answering it
@@ -114,7 +114,7 @@ export class RegistryClient {
     if (reference.startsWith('sha256:') && digest !== reference) throw new RegistryError(`manifest ${repo}@${reference}: the registry returned content whose digest is ${digest}`);
     const header = res.headers.get('docker-content-digest');
     if (header && header !== digest) throw new RegistryError(`manifest ${repo}:${reference}: Docker-Content-Digest ${header.slice(0, 80)} is not the digest of the content (${digest})`);
-    const mediaType = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
+    const mediaType = manifestMediaType(bytes, (res.headers.get('content-type') ?? '').split(';')[0]!.trim(), `manifest ${repo}:${reference}`, this.base);
     return { digest, mediaType, bytes };
   }
 
@@ -197,6 +197,36 @@ export class RegistryClient {
     }
     return this.#fail(res, `referrers of ${digest}`);
   }
+}
+
+const MANIFEST_TYPES = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST];
+
+/**
+ * The media type of what the registry answered for a manifest, which must be one: a web page or an error document
+ * served with 200 would otherwise be "resolved" to its own SHA-256, and signed and logged. The body must be a
+ * schemaVersion 2 image manifest (config and layers) or index (manifests), whatever the Content-Type says; its own
+ * mediaType, when it has one, is the one that counts (as go-containerregistry reads it).
+ */
+export function manifestMediaType(bytes: Buffer, contentType: string, what: string, base: string): string {
+  const refuse = (why: string): never => {
+    throw new RegistryError(`${what}: the registry answered ${contentType || 'no Content-Type'} that is not an image manifest (${why}); is ${base} an OCI registry?`);
+  };
+  let doc: unknown;
+  try {
+    doc = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    refuse('not JSON');
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return refuse('not a JSON object');
+  const m = doc as { schemaVersion?: unknown; mediaType?: unknown; config?: unknown; layers?: unknown; manifests?: unknown };
+  if (m.schemaVersion !== 2) refuse(m.schemaVersion === 1 ? 'Docker schema 1 is not supported' : 'schemaVersion is not 2');
+  if (m.mediaType !== undefined && typeof m.mediaType !== 'string') refuse('its mediaType is not a string');
+  const isIndex = Array.isArray(m.manifests);
+  if (isIndex === (typeof m.config === 'object' && m.config !== null && Array.isArray(m.layers))) refuse('neither config and layers nor a manifests list');
+  const mediaType = (m.mediaType as string | undefined) ?? (MANIFEST_TYPES.includes(contentType) ? contentType : isIndex ? OCI_INDEX : OCI_MANIFEST);
+  if (!MANIFEST_TYPES.includes(mediaType)) refuse(`unsupported media type ${mediaType.slice(0, 100)}`);
+  if (isIndex !== (mediaType === OCI_INDEX || mediaType === DOCKER_LIST)) refuse(`a ${mediaType} ${isIndex ? 'with a manifests list' : 'without one'}`);
+  return mediaType;
 }
 
 export function parseJson(bytes: Buffer, what: string): unknown {

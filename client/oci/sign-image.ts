@@ -5,7 +5,7 @@
  */
 import type { SerializedBundle } from '@sigstore/bundle';
 import type { KeyObject } from 'node:crypto';
-import { signArtifact } from '../sign.ts';
+import { REQUEST_TIMEOUT_MS, signArtifact } from '../sign.ts';
 import { signAndLogWithKey } from '../sign-key.ts';
 import {
   ANNOTATION_BUNDLE, ANNOTATION_CERTIFICATE, ANNOTATION_CHAIN, ANNOTATION_SIGNATURE, attachmentLayers, attachmentTag, MAX_ATTACHMENTS,
@@ -49,7 +49,7 @@ export interface SignedImage {
 /** The CA chain (intermediates then root) as the CA's trust bundle gives it, for the chain annotation. */
 export async function caChainPem(fulcioUrl: string, fetchImpl: typeof fetch): Promise<string | undefined> {
   try {
-    const res = await fetchImpl(`${fulcioUrl.replace(/\/+$/, '')}/api/v2/trustBundle`, { headers: { Accept: 'application/json' } });
+    const res = await fetchImpl(`${fulcioUrl.replace(/\/+$/, '')}/api/v2/trustBundle`, { headers: { Accept: 'application/json' }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     if (!res.ok) return undefined;
     const json = await res.json() as { chains?: { certificates?: unknown }[] };
     const certs = json.chains?.[0]?.certificates;

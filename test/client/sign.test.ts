@@ -3,7 +3,10 @@
  * server could give, including wrong ones, can be produced. The real servers are in e2e.test.ts.
  */
 import test from 'ava';
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pemToDerList, derToPem } from '../../core/pem.ts';
 import type { Signer } from '../../core/signer.ts';
 import { leafHash } from '../../log/merkle/hash.ts';
@@ -119,4 +122,27 @@ test('rekor#469 / #2799: the log answer must be one entry, named by its leaf has
   // An 80-hex entry id (tree id prefix) is accepted when its last 64 digits are the leaf hash.
   const bundle = await sign(pki, { log: (_p, good) => ({ status: 201, body: { [`0000000000000001${Object.keys(good)[0]}`]: Object.values(good)[0] } }) });
   t.is(bundle.verificationMaterial.tlogEntries.length, 1);
+});
+
+test('a file is hashed and signed as one stream: the bundle verifies over its bytes; an unreadable file costs no certificate', async (t) => {
+  const pki = new TestPki();
+  const dir = mkdtempSync(join(tmpdir(), 'sigstack-stream-'));
+  try {
+    // Several read chunks (1 MiB each) and a partial last one.
+    const bytes = randomBytes(3 * 1024 * 1024 + 12_345);
+    writeFileSync(join(dir, 'big.bin'), bytes);
+    const bundle = await sign(pki, {}, { artifact: { path: join(dir, 'big.bin') } });
+    const result = createVerifier(pki.trustedRoot(), { now: () => pki.now + 1000 }).verify({ artifact: bytes, bundle, policy: { identity: EMAIL, issuer: ISSUER } });
+    t.is(result.identity, EMAIL);
+
+    let requests = 0;
+    const counting = (async (...args: Parameters<typeof fetch>) => {
+      requests++;
+      return fakeFetch(pki, {})(...args);
+    }) as typeof fetch;
+    await t.throwsAsync(sign(pki, {}, { artifact: { path: join(dir, 'missing.bin') }, fetch: counting }), { instanceOf: SigningError, message: /^artifact: cannot read .*missing\.bin: ENOENT/ });
+    t.is(requests, 0, 'the CA was not asked');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -81,6 +81,9 @@ test('CLI: generate-key-pair, sign-image --key, verify-image --key; another key 
   const root = join(dir, 'trusted_root.json');
   const ok = await runCli(['verify-image', image, '--key', join(dir, 'cosign.pub'), '--trusted-root', root]);
   t.is(ok.code, 0, ok.stderr);
+  // cosign's summary for a key: no certificate was involved, the key verified the signatures.
+  t.regex(ok.stderr, /The signatures were verified against the specified public key/);
+  t.notRegex(ok.stderr, /certificate/);
   const out = JSON.parse(ok.stdout);
   t.is(out[0].critical.image['docker-manifest-digest'], digest);
   t.is(out[0].optional, null);
