@@ -92,15 +92,9 @@ Progress goes to stderr; the bundle path is printed on stdout. Exit codes: 0 sig
         const { readSigningKey } = await import('./key-flags.ts');
         const key = await readSigningKey(opts.key, usage);
         const { signArtifactWithKey } = await import('../sign-key.ts');
-        // Signing with a managed key takes the artifact's bytes (sign-key.ts); keyless signing streams the file.
-        let artifact: Buffer;
-        try {
-          artifact = readFileSync(file);
-        } catch (e) {
-          usage(`cannot read ${file}: ${(e as Error).message}`);
-        }
         progress(`Signing ${file} with the key ${opts.key}`);
-        sign = () => signArtifactWithKey({ artifact, key, rekorUrl: rekorUrl!, onProgress: progress });
+        // Streamed, as keyless signing: hashed and signed in one pass, so a file of any size can be signed.
+        sign = () => signArtifactWithKey({ artifact: { path: file }, key, rekorUrl: rekorUrl!, onProgress: progress });
       } else {
         const { signArtifact } = await import('../sign.ts');
         progress(`Signing ${file} with an ephemeral key (kept in memory only)`);

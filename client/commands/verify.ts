@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, createReadStream, openSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 // Only the offline verifier: no HTTP client, no server code, no database is loaded by this command.
 import { createVerifier, VerificationError } from '../verify/index.ts';
@@ -22,6 +23,20 @@ function read(path: string, what: string): Buffer {
   } catch (e) {
     usage(`cannot read the ${what} ${path}: ${(e as Error).message}`);
   }
+}
+
+/**
+ * The SHA-256 of the file open at `fd`, read as a stream of 1 MiB chunks: the verifier needs only the digest,
+ * so a file of any size is verified in a few MiB of memory (readFileSync refuses files over 2 GiB).
+ */
+async function sha256OfFile(fd: number, path: string): Promise<Buffer> {
+  const hash = createHash('sha256');
+  try {
+    for await (const chunk of createReadStream(path, { fd, highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  } catch (e) {
+    usage(`cannot read the file ${path}: ${(e as Error).message}`);
+  }
+  return hash.digest();
 }
 
 /** `sigstack verify FILE --bundle B --trusted-root R <identity> <issuer>`: offline verification. */
@@ -57,7 +72,14 @@ Exit codes: 0 verified, 1 verification failed (the message names the failed chec
         publicKey = await readVerifyKey(opts.key, usage);
       }
       const policy = publicKey ? undefined : policyFrom(opts, usage);
-      const artifact = read(file, 'file');
+      // Opened first, so a missing file is still the first thing reported; hashed after the trust material is
+      // read and parsed, so a wrong --bundle or --trusted-root is said at once, not after hashing gigabytes.
+      let fd: number;
+      try {
+        fd = openSync(file, 'r');
+      } catch (e) {
+        usage(`cannot read the file ${file}: ${(e as Error).message}`);
+      }
       const bundle = read(bundlePath, 'bundle');
       const trustedRoot = read(trustedRootPath, 'trusted root').toString('utf8');
       let verifier;
@@ -68,8 +90,11 @@ Exit codes: 0 verified, 1 verification failed (the message names the failed chec
         // Name the file the user gave, not the document type: "r.json: mediaType is missing".
         process.stderr.write(`Error: cannot verify: [${e.code}] ${trustedRootPath}: ${e.message.replace(/^trusted root: /, '')}\n`);
         process.exitCode = 1;
+        closeSync(fd);
         return;
       }
+      // The stream closes the descriptor when it ends or fails.
+      const artifact = { sha256: await sha256OfFile(fd, file) };
       try {
         if (publicKey) {
           const result = verifier.verifyWithKey({ artifact, bundle, publicKey });

@@ -15,18 +15,19 @@ import { verifyChain } from './chain.ts';
 import { certificateIdentity, compilePolicy, verifyIdentity, type CompiledPolicy, type Policy } from './identity.ts';
 import { loadLeaf, type LeafState } from './leaf.ts';
 import { verifyScts } from './sct.ts';
-import { artifactDigest, verifyMessageDigest, verifyMessageSignature } from './signature.ts';
+import { artifactDigest, checkArtifact, verifyMessageDigest, verifyMessageSignature, type ArtifactInput } from './signature.ts';
 import { shape } from './strict-json.ts';
 import { verifyTlogBody } from './tlog-body.ts';
 import { checkIntegratedTime, findLog, verifyInclusion, verifySet, type VerifiedCheckpoint } from './tlog.ts';
 import { failClosed } from './fail-closed.ts';
 import { verifyKeyBundle, type KeyVerificationResult, type KeyVerifyRequest } from './key-bundle.ts';
 
-export type { Policy, KeyVerifyRequest, KeyVerificationResult };
+export type { Policy, KeyVerifyRequest, KeyVerificationResult, ArtifactInput };
 export { VerificationError };
 
 export interface VerifyRequest {
-  artifact: Uint8Array;
+  /** The artifact's bytes, or its SHA-256 as `{ sha256 }` (32 bytes) for a file streamed through the hash. */
+  artifact: ArtifactInput;
   /** The bundle: parsed JSON, JSON text or bytes. */
   bundle: unknown;
   policy: Policy;
@@ -127,9 +128,9 @@ class OfflineVerifier implements Verifier {
     return leaf;
   }
 
-  #verify({ artifact, bundle, policy }: VerifyRequest): VerificationResult {
+  #verify({ artifact: given, bundle, policy }: VerifyRequest): VerificationResult {
     const compiled = this.#policy(policy);
-    if (!(artifact instanceof Uint8Array)) throw new VerificationError('POLICY', 'the artifact must be bytes');
+    const artifact = checkArtifact(given);
     const b = parse(bundle);
     const entry = b.tlogEntry;
     const checks = [`bundle: ${b.mediaType}, message signature, one hashedrekord 0.0.1 tlog entry, no unknown fields`];

@@ -14,13 +14,14 @@ import { VerificationError } from '../../core/errors.ts';
 import { parseKeyBundle, type ParsedKeyBundle } from '../bundle.ts';
 import type { TrustMaterial } from '../trusted-root.ts';
 import type { BoundedCache } from './cache.ts';
-import { artifactDigest, managedKeyDer, signatureVerifies, verifyMessageDigest } from './signature.ts';
+import { artifactDigest, artifactSignatureVerifies, checkArtifact, managedKeyDer, verifyMessageDigest, type ArtifactInput } from './signature.ts';
 import { base64, shape } from './strict-json.ts';
 import { readHashedRekordBody } from './tlog-body.ts';
 import { verifyInclusion, verifyManagedKeyEntry, type VerifiedCheckpoint } from './tlog.ts';
 
 export interface KeyVerifyRequest {
-  artifact: Uint8Array;
+  /** The artifact's bytes, or its SHA-256 as `{ sha256 }` (32 bytes) for a file streamed through the hash. */
+  artifact: ArtifactInput;
   /** The bundle: parsed JSON, JSON text or bytes. */
   bundle: unknown;
   /** The signer's public key (cosign.pub): ECDSA P-256. */
@@ -62,8 +63,8 @@ function verifyKeyTlogBody(body: Buffer, digest: Buffer, signature: Buffer, expe
 }
 
 export function verifyKeyBundle(trust: TrustMaterial, request: KeyVerifyRequest, nowMs: number, checkpoints: BoundedCache<string, VerifiedCheckpoint>): KeyVerificationResult {
-  const { artifact, bundle, publicKey } = request;
-  if (!(artifact instanceof Uint8Array)) throw new VerificationError('POLICY', 'the artifact must be bytes');
+  const { bundle, publicKey } = request;
+  const artifact = checkArtifact(request.artifact);
   const expectedKeyDer = managedKeyDer(publicKey);
   const hint = createHash('sha256').update(expectedKeyDer).digest('base64');
   const b = parse(bundle);
@@ -82,7 +83,7 @@ export function verifyKeyBundle(trust: TrustMaterial, request: KeyVerifyRequest,
   verifyInclusion(entry, log, checkpoints);
   checks.push(`inclusion proof: entry ${entry.logIndex} is in the tree of size ${entry.inclusionProof.treeSize}, whose checkpoint the log signed`);
 
-  if (!signatureVerifies(artifact, publicKey, b.signature)) throw new VerificationError('SIGNATURE', 'the signature does not verify over the artifact with the given key');
+  if (!artifactSignatureVerifies(artifact, publicKey, b.signature)) throw new VerificationError('SIGNATURE', 'the signature does not verify over the artifact with the given key');
   checks.push('signature: verifies over the artifact with the given public key');
   checks.push(b.keyHint === hint ? `key hint: ${hint}, the given key's` : `key hint: ${JSON.stringify(b.keyHint.slice(0, 100))} is not the given key's ${hint} (the hint is unauthenticated and decides nothing)`);
   return { keyHint: hint, integratedTime: entry.integratedTime, logIndex: entry.logIndex, checks };

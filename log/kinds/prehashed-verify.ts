@@ -5,7 +5,7 @@ import { p256, p384, p521 } from '@noble/curves/nist';
 import { ed25519 } from '@noble/curves/ed25519';
 import { eddsa } from '@noble/curves/abstract/edwards';
 import { BadRequestError } from '../../core/errors.ts';
-import { verifyEcdsaDigest } from './ecdsa-digest-verify.ts';
+import { verifyEcdsaDigest } from '../../core/ecdsa-digest-verify.ts';
 
 /**
  * Verifies a signature given only the message DIGEST (hashedrekord never sees the artifact).
@@ -90,7 +90,7 @@ export function verifyPrehashed(key: KeyObject, alg: DigestAlgorithm, digest: Bu
     const point = Buffer.concat([Buffer.of(4), Buffer.from(jwk.x, 'base64url'), Buffer.from(jwk.y, 'base64url')]);
     // High-S accepted: Go's ecdsa.VerifyASN1 (Rekor) and OpenSSL signers produce and accept it. noble's DER
     // parser is strict and r or s outside [1, n-1] is refused (CVE-2022-21449). The scalar multiplications
-    // run in node:crypto (see ecdsa-digest-verify.ts): ten times faster than noble's verify.
+    // run in node:crypto (see core/ecdsa-digest-verify.ts): ten times faster than noble's verify.
     return verifyEcdsaDigest(ec.curve, ec.openssl, point, digest, signature);
   }
   if (type === 'rsa') {

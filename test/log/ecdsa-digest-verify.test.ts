@@ -2,7 +2,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { p256, p384, p521 } from '@noble/curves/nist';
-import { verifyEcdsaDigest } from '../../log/kinds/ecdsa-digest-verify.ts';
+import { verifyEcdsaDigest } from '../../core/ecdsa-digest-verify.ts';
 
 const CURVES = [
   { curve: p256, name: 'prime256v1', node: 'P-256', hash: 'sha256' },

@@ -12,6 +12,9 @@ import type { p256 } from '@noble/curves/nist';
  * is done in affine coordinates with one field inversion: each BigInt inversion costs about as much as the
  * native fixed-base multiplication, so the count of inversions is what the JavaScript part costs.
  * Public data only, so constant time does not matter. noble parses the DER signature (strictly) and the key.
+ * In core/ because two layers need it: the log (hashedrekord gives it only the digest) and the offline verifier
+ * (`sigstack verify` streams the file through SHA-256 and checks the signature over that digest); client/verify
+ * may not import log/kinds.
  */
 type Curve = typeof p256;
 
