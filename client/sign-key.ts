@@ -5,11 +5,10 @@
  * SubjectPublicKeyInfo. It is a name, not a proof: the verifier is given the key and checks that the logged key
  * is exactly that key. The log's answer is checked as for keyless signing (checkLogResponse).
  */
-import { createHash, createPublicKey, createSign, sign as cryptoSign, type KeyObject } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import type { SerializedBundle } from '@sigstore/bundle';
 import { derToPem } from '../core/pem.ts';
-import { bundleOfLoggedEntry, checkLogResponse, postJson, SigningError, type LoggedEntry } from './sign.ts';
+import { bundleOfLoggedEntry, checkLogResponse, digestAndSign, postJson, type LoggedEntry } from './sign.ts';
 
 /** sigstore-go's key hint: base64(SHA-256(DER SubjectPublicKeyInfo)). */
 export function publicKeyHint(key: KeyObject): string {
@@ -30,30 +29,10 @@ export interface KeySigned {
   entry: LoggedEntry;
 }
 
-/**
- * The SHA-256 of `artifact` and its signature by `key`: over the bytes, or in one streaming pass over the file
- * (1 MiB reads into both the hash and the signer), so a file of any size costs a few MiB of memory, as keyless
- * signing does (sign.ts).
- */
-async function digestAndSignWithKey(artifact: Buffer | { path: string }, key: KeyObject): Promise<{ digest: Buffer; signature: Buffer }> {
-  checkKey(key);
-  if (Buffer.isBuffer(artifact)) return { digest: createHash('sha256').update(artifact).digest(), signature: cryptoSign('sha256', artifact, key) };
-  const hash = createHash('sha256');
-  const signer = createSign('sha256');
-  try {
-    for await (const chunk of createReadStream(artifact.path, { highWaterMark: 1 << 20 })) {
-      hash.update(chunk as Buffer);
-      signer.update(chunk as Buffer);
-    }
-  } catch (e) {
-    throw new SigningError('artifact', `cannot read ${artifact.path}: ${(e as Error).message}`);
-  }
-  return { digest: hash.digest(), signature: signer.sign(key) };
-}
-
 /** Signs `data` (bytes, or a file read as a stream) with `key` and logs a hashedrekord naming the public key; returns the checked log entry. */
 export async function signAndLogWithKey(data: Buffer | { path: string }, key: KeyObject, rekorUrl: string, fetchImpl: typeof fetch = fetch): Promise<KeySigned> {
-  const { digest, signature } = await digestAndSignWithKey(data, key);
+  checkKey(key);
+  const { digest, signature } = await digestAndSign(data, key);
   const publicPem = derToPem(createPublicKey(key).export({ type: 'spki', format: 'der' }), 'PUBLIC KEY');
   const proposed = {
     apiVersion: '0.0.1',

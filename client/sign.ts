@@ -5,7 +5,7 @@
  * The log's answer is checked before it is trusted (rekor#469, #2799): one entry, its UUID is the leaf hash
  * of its body, and the body is the entry we proposed.
  */
-import { createHash, createSign } from 'node:crypto';
+import { createHash, createSign, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { SerializedBundle } from '@sigstore/bundle';
 import { derToPem, pemToDerList } from '../core/pem.ts';
@@ -191,9 +191,13 @@ export function checkLogResponse(json: unknown, proposed: unknown): LoggedEntry 
   }
 }
 
-/** The artifact's SHA-256 and its signature by `key`: over the bytes, or in one streaming pass over the file. */
-async function digestAndSign(artifact: SignArtifactOptions['artifact'], key: Signer): Promise<{ digest: Buffer; signature: Buffer }> {
-  if (Buffer.isBuffer(artifact)) return { digest: createHash('sha256').update(artifact).digest(), signature: key.sign(artifact) };
+/**
+ * The artifact's SHA-256 and its ECDSA signature by `privateKey`: over the bytes, or in one streaming pass over the
+ * file (1 MiB reads into both the hash and the signer), so a file of any size costs a few MiB of memory. Shared by
+ * keyless signing and `sign --key` (sign-key.ts).
+ */
+export async function digestAndSign(artifact: Buffer | { path: string }, privateKey: KeyObject): Promise<{ digest: Buffer; signature: Buffer }> {
+  if (Buffer.isBuffer(artifact)) return { digest: createHash('sha256').update(artifact).digest(), signature: cryptoSign('sha256', artifact, privateKey) };
   const hash = createHash('sha256');
   const signer = createSign('sha256');
   try {
@@ -204,7 +208,7 @@ async function digestAndSign(artifact: SignArtifactOptions['artifact'], key: Sig
   } catch (e) {
     throw new SigningError('artifact', `cannot read ${artifact.path}: ${(e as Error).message}`);
   }
-  return { digest: hash.digest(), signature: signer.sign(key.privateKey) };
+  return { digest: hash.digest(), signature: signer.sign(privateKey) };
 }
 
 export async function signArtifact(opts: SignArtifactOptions): Promise<SerializedBundle> {
@@ -215,7 +219,7 @@ export async function signArtifact(opts: SignArtifactOptions): Promise<Serialize
   // The ephemeral key: generated here, used twice, never written anywhere. The artifact is signed before the CA
   // is asked, so an unreadable file costs no certificate and hashing a large one does not eat into its 10 minutes.
   const key = generateSigner();
-  const { digest, signature } = await digestAndSign(opts.artifact, key);
+  const { digest, signature } = await digestAndSign(opts.artifact, key.privateKey);
   const leafDer = await requestSigningCertificate(fetchImpl, opts.fulcioUrl, opts.identityToken, challenge, key, progress);
   const proposed = {
     apiVersion: '0.0.1',
