@@ -2,6 +2,7 @@ import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { SigstackError, BadRequestError } from '../core/errors.ts';
 import { lookupIssuer, type IssuerConfig, type IssuerSettings } from './issuers.ts';
 import { OidcKeyCache, type IssuerKeys, type OidcKeyCacheOptions } from './oidc-keys.ts';
+import { hasLoneSurrogate } from '../core/unicode.ts';
 
 /**
  * Verifies OIDC identity tokens as Fulcio does (go-oidc): signature against the issuer's JWKS with an
@@ -136,9 +137,6 @@ export class TokenVerifier {
   }
 }
 
-/** A UTF-16 surrogate that is not half of a pair (`u` makes a pair one code point, which this class does not match). */
-const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
-
 /**
  * The path of the first claim name or string value holding a lone surrogate (JSON's `\\ud800` escape decodes to
  * one), else undefined. Such a string has no UTF-8 encoding: asn1js throws on it when it becomes a certificate
@@ -151,13 +149,13 @@ export function illFormedString(value: unknown): string | undefined {
   while (pending.length > 0) {
     const [v, path] = pending.pop()!;
     if (typeof v === 'string') {
-      if (LONE_SURROGATE.test(v)) return path;
+      if (hasLoneSurrogate(v)) return path;
     } else if (Array.isArray(v)) {
       v.forEach((item, i) => pending.push([item, `${path}[${i}]`]));
     } else if (typeof v === 'object' && v !== null) {
       for (const [k, item] of Object.entries(v)) {
         const at = path ? `${path}.${k}` : k;
-        if (LONE_SURROGATE.test(k)) return JSON.stringify(at);
+        if (hasLoneSurrogate(k)) return JSON.stringify(at);
         pending.push([item, at]);
       }
     }

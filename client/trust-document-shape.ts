@@ -41,8 +41,11 @@ const SERVICE_CONFIG = obj({ selector: enumOf(ServiceSelector, 'ServiceSelector'
 export const SIGNING_CONFIG_SHAPE = obj({ mediaType: str, caUrls: list(SERVICE), oidcUrls: list(SERVICE), rekorTlogUrls: list(SERVICE), rekorTlogConfig: SERVICE_CONFIG,
   tsaUrls: list(SERVICE), tsaConfig: SERVICE_CONFIG });
 
-/** The JSON object of a trust document (text or object), its shape and media type checked; `problem` throws. */
-export function readDocument(input: unknown, shape: Check, mediaType: string, problem: (m: string) => never): Record<string, unknown> {
+/**
+ * A trust document (text or object), its shape and media type checked, read by protobuf-specs' `fromJSON`;
+ * `problem` throws.
+ */
+export function readDocument<T>(input: unknown, shape: Check, mediaType: string, fromJSON: (json: unknown) => T, problem: (m: string) => never): T {
   let json = input;
   if (typeof input === 'string') {
     try {
@@ -57,5 +60,9 @@ export function readDocument(input: unknown, shape: Check, mediaType: string, pr
   const given = (json as { mediaType?: unknown }).mediaType;
   if (given === undefined || given === null || given === '') problem(`mediaType is missing (expected ${mediaType})`);
   if (given !== mediaType) problem(`mediaType must be ${mediaType}, got ${describe(given)}`);
-  return json as Record<string, unknown>;
+  try {
+    return fromJSON(json);
+  } catch (e) {
+    return problem(`malformed (${(e as Error).message})`);
+  }
 }

@@ -190,16 +190,9 @@ function verifiedChain(ders: Buffer[], what: string): TrustedCaCertificate[] {
   return chain;
 }
 
-
 /** Parses and validates trusted_root.json (text or object) into TrustMaterial; throws VerificationError('TRUSTED_ROOT'). */
 export function parseTrustedRoot(input: unknown): TrustMaterial {
-  const json = readDocument(input, TRUSTED_ROOT_SHAPE, TRUSTED_ROOT_MEDIA_TYPE, fail);
-  let root: TrustedRoot;
-  try {
-    root = TrustedRoot.fromJSON(json);
-  } catch (e) {
-    fail(`malformed (${(e as Error).message})`);
-  }
+  const root = readDocument(input, TRUSTED_ROOT_SHAPE, TRUSTED_ROOT_MEDIA_TYPE, (json) => TrustedRoot.fromJSON(json), fail);
   const cas = root.certificateAuthorities.map((ca, i): TrustedCa => ({
     uri: ca.uri,
     chain: verifiedChain(ca.certChain?.certificates.map((c) => c.rawBytes) ?? [], `certificateAuthorities[${i}]`),
@@ -222,13 +215,7 @@ export function parseSigningConfig(input: unknown, nowMs = Date.now()): SigningS
   const problem: (m: string) => never = (m) => {
     throw new Error(`signing config: ${m}`);
   };
-  const json = readDocument(input, SIGNING_CONFIG_SHAPE, SIGNING_CONFIG_MEDIA_TYPE, problem);
-  let config: SigningConfig;
-  try {
-    config = SigningConfig.fromJSON(json);
-  } catch (e) {
-    problem(`malformed (${(e as Error).message})`);
-  }
+  const config = readDocument(input, SIGNING_CONFIG_SHAPE, SIGNING_CONFIG_MEDIA_TYPE, (json) => SigningConfig.fromJSON(json), problem);
   const pick = (services: SigningConfig['caUrls'], what: string): string => {
     const s = services.find((svc) => {
       if (svc.majorApiVersion !== 1 || !svc.url) return false;

@@ -1,4 +1,5 @@
 import { BadRequestError } from '../../core/errors.ts';
+import { hasLoneSurrogate } from '../../core/unicode.ts';
 
 /**
  * Field readers for proposed log entries. Rekor's Go decoder silently drops wrong types and unknown fields and
@@ -42,16 +43,13 @@ export function readString(value: unknown, path: string): string {
   return wellFormed(value, path);
 }
 
-/** A UTF-16 surrogate that is not half of a pair (`u` makes a pair one code point, which this class does not match). */
-const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
-
 /**
  * `value`, refused when it holds a lone surrogate (what JSON's `\ud800` escape decodes to): it has no UTF-8
  * form, RFC 8785 forbids it in canonical JSON, and Go's decoder would read U+FFFD instead, so no Rekor client
  * could rebuild the body or hash it as the log did.
  */
 export function wellFormed(value: string, path: string): string {
-  if (LONE_SURROGATE.test(value)) throw new BadRequestError(`${path} is not valid Unicode (it holds a lone surrogate)`);
+  if (hasLoneSurrogate(value)) throw new BadRequestError(`${path} is not valid Unicode (it holds a lone surrogate)`);
   return value;
 }
 

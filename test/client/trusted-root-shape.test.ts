@@ -96,15 +96,15 @@ function cleanSigningConfig(doc: unknown, where: string): void {
 for (const [name, base, clean] of [['trusted root', root(), cleanTrustedRoot], ['signing config', signingConfig(), cleanSigningConfig]] as const) {
   const all = paths(base);
   test(`every field of a ${name} nulled, retyped or removed: a clean error or a parse`, (t) => {
-    for (const path of all) for (const value of CONSTANTS) clean(mutate(base, path, value), `${path.join('.')} = ${JSON.stringify(value)}`);
-    t.pass();
+    t.notThrows(() => {
+      for (const path of all) for (const value of CONSTANTS) clean(mutate(base, path, value), `${path.join('.')} = ${JSON.stringify(value)}`);
+    });
   });
 
   test(`property: a ${name} with a field replaced by any value, as an object or as JSON text, gives a clean error or parses`, (t) => {
-    fc.assert(fc.property(fc.nat({ max: all.length - 1 }), replacement, fc.boolean(), (i, value, asText) => {
+    t.notThrows(() => fc.assert(fc.property(fc.nat({ max: all.length - 1 }), replacement, fc.boolean(), (i, value, asText) => {
       const doc = mutate(base, all[i]!, value);
       clean(asText ? JSON.stringify(doc) ?? 'null' : doc, all[i]!.join('.'));
-    }), { numRuns: 1000 });
-    t.pass();
+    }), { numRuns: 1000 }));
   });
 }
