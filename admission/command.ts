@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { Limiter } from './limiter.ts';
+import { cachedCredentials } from './registry-credentials.ts';
 import { VerdictCache } from './verdict-cache.ts';
 
 function usage(message: string): never {
@@ -33,6 +35,8 @@ interface AdmissionCliOptions {
   mutate?: boolean;
   cacheSize: string;
   cacheTtl: string;
+  deadline: string;
+  concurrentImages: string;
   allowInsecureRegistry?: boolean;
 }
 
@@ -50,6 +54,8 @@ export function register(program: Command): void {
     .option('--mutate', 'also serve POST /mutate: pin every verified image tag to its digest with a JSON patch')
     .option('--cache-size <n>', 'verdicts kept (by digest and policy)', '10000')
     .option('--cache-ttl <seconds>', 'how long a verdict is kept', '300')
+    .option('--deadline <seconds>', 'answer every review within this time, denying images not verified by then (keep it under the webhook\'s timeoutSeconds)', '8')
+    .option('--concurrent-images <n>', 'images verified at once across all requests (bounds memory: a few MiB each)', '8')
     .option('--allow-insecure-registry', 'speak plain HTTP to registries')
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
     .addHelpText('after', '\nExit codes: 0 stopped cleanly (SIGTERM, SIGINT), 1 could not listen, 2 bad usage (flags, unreadable or invalid files).')
@@ -75,12 +81,16 @@ export function register(program: Command): void {
       const size = Number(opts.cacheSize);
       const ttl = Number(opts.cacheTtl);
       if (!Number.isSafeInteger(size) || size < 1 || !Number.isFinite(ttl) || ttl < 0) usage('--cache-size is a positive integer and --cache-ttl a number of seconds');
+      const deadline = Number(opts.deadline);
+      if (!/^\d+(\.\d+)?$/.test(opts.deadline) || !(deadline > 0) || deadline > 30) usage(`--deadline: "${opts.deadline}" is not a number of seconds in (0, 30] (the API server waits 30 s at most)`);
+      if (!/^\d+$/.test(opts.concurrentImages) || Number(opts.concurrentImages) < 1 || Number(opts.concurrentImages) > 1024) usage(`--concurrent-images: "${opts.concurrentImages}" is not a whole number in 1..1024`);
       const dockerConfig = loadDockerConfig();
       let server;
       try {
         server = await startAdmissionServer({
           cert, key, host: opts.host, port,
           policy, verifier, cache: new VerdictCache(size, ttl * 1000), mutate: Boolean(opts.mutate), insecureRegistries: opts.allowInsecureRegistry,
+          deadlineMs: deadline * 1000, limiter: new Limiter(Number(opts.concurrentImages)),
           credentialsFor: cachedCredentials((registry) => credentialsFromDockerConfig(dockerConfig, registry)),
           onError: (e) => process.stderr.write(`admission: internal error: ${(e as Error)?.stack ?? String(e)}\n`),
         });
@@ -96,19 +106,4 @@ export function register(program: Command): void {
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
     });
-}
-
-/**
- * A credential helper (credsStore/credHelpers) is a child process run synchronously: once per registry a minute
- * at most, not once per image of every admission request. Failures are not remembered (the next request retries).
- */
-export function cachedCredentials<T>(lookup: (registry: string) => T, ttlMs = 60_000, now: () => number = Date.now): (registry: string) => T {
-  const cache = new VerdictCache<{ value: T }>(256, ttlMs, now); // boxed: "no credentials" is an answer too
-  return (registry) => {
-    const hit = cache.get(registry);
-    if (hit) return hit.value;
-    const value = lookup(registry);
-    cache.set(registry, { value });
-    return value;
-  };
 }

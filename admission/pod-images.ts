@@ -1,8 +1,10 @@
 /**
  * Every image a Kubernetes object would run: a Pod's containers, initContainers and ephemeralContainers, and
  * the same lists in the pod templates of Deployments, StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers,
- * Jobs and CronJobs. Each comes with its JSON pointer (for the --mutate patch) and its container name (for the
- * per-container annotations). An object of another kind has no images; a malformed one is an error.
+ * Jobs and CronJobs, and the OCI image volumes (`volumes[].image.reference`, Kubernetes' ImageVolume) of the
+ * same pod specs, whose images the kubelet pulls as it pulls containers'. Each comes with its JSON pointer (for
+ * the --mutate patch) and its container or volume name (for the per-container annotations). An object of
+ * another kind has no images; a malformed one is an error.
  */
 
 export interface PodImage {
@@ -10,7 +12,7 @@ export interface PodImage {
   pointer: string;
   container: string;
   image: string;
-  list: 'containers' | 'initContainers' | 'ephemeralContainers';
+  list: 'containers' | 'initContainers' | 'ephemeralContainers' | 'volumes';
 }
 
 export interface PodSpecAt {
@@ -37,6 +39,8 @@ function annotationsOf(metadata: unknown): Record<string, string> {
 
 /** Where the pod spec of `object` of `kind` is. */
 export function podSpecOf(kind: string, object: unknown): PodSpecAt | undefined {
+  // The pods/ephemeralcontainers subresource before Kubernetes 1.22: the object holds the list itself.
+  if (kind === 'EphemeralContainers') return { pointer: '', spec: object, annotations: annotationsOf(get(object, 'metadata')) };
   if (kind === 'Pod') return { pointer: '/spec', spec: get(object, 'spec'), annotations: annotationsOf(get(object, 'metadata')) };
   if (TEMPLATE_KINDS.has(kind)) {
     const template = get(get(object, 'spec'), 'template');
@@ -53,7 +57,7 @@ export function podSpecOf(kind: string, object: unknown): PodSpecAt | undefined 
 const MAX_CONTAINERS = 256;
 
 export function podImages(at: PodSpecAt): PodImage[] {
-  if (typeof at.spec !== 'object' || at.spec === null) throw new ObjectShapeError(`${at.pointer}: no pod spec`);
+  if (typeof at.spec !== 'object' || at.spec === null || Array.isArray(at.spec)) throw new ObjectShapeError(`${at.pointer || '/'}: no pod spec`);
   const out: PodImage[] = [];
   for (const list of LISTS) {
     const items = get(at.spec, list);
@@ -67,5 +71,17 @@ export function podImages(at: PodSpecAt): PodImage[] {
       out.push({ pointer: `${at.pointer}/${list}/${i}/image`, container: typeof name === 'string' ? name : `${list}[${i}]`, image, list });
     });
   }
+  const volumes = get(at.spec, 'volumes');
+  if (volumes === undefined || volumes === null) return out;
+  if (!Array.isArray(volumes)) throw new ObjectShapeError(`${at.pointer}/volumes: not a list`);
+  volumes.forEach((v, i) => {
+    const source = get(v, 'image');
+    if (source === undefined || source === null) return;
+    const reference = get(source, 'reference');
+    if (typeof reference !== 'string' || reference === '') throw new ObjectShapeError(`${at.pointer}/volumes/${i}/image: no reference`);
+    if (out.length >= MAX_CONTAINERS) throw new ObjectShapeError(`more than ${MAX_CONTAINERS} containers and image volumes`);
+    const name = get(v, 'name');
+    out.push({ pointer: `${at.pointer}/volumes/${i}/image/reference`, container: typeof name === 'string' ? name : `volumes[${i}]`, image: reference, list: 'volumes' });
+  });
   return out;
 }

@@ -4,6 +4,7 @@
  *   policies:
  *     - namespaces: [prod, "team-*"]         # globs; default every namespace
  *       images: ["registry.internal/app/**"]  # globs on registry/repository; `*` = one path segment, `**` = any
+ *                                             # (matched against every spelling of the registry: registryAliases)
  *       identity: ci@example.com              # or identityRegexp
  *       issuer: https://issuer.example.com    # or issuerRegexp
  *       attestations: [slsaprovenance]        # predicate types that must also be attested (optional)
@@ -107,15 +108,19 @@ export function parsePolicy(text: string): AdmissionPolicy {
       return t;
     });
     const namespaces = strings(o.namespaces, `${w}.namespaces`, ['*']);
-    const images = strings(o.images, `${w}.images`, ['**']);
+    // Registry hosts compare without case and repositories are lower case only, so the patterns are too.
+    const images = strings(o.images, `${w}.images`, ['**']).map((g) => g.toLowerCase());
     return { namespaces, images, policy, attestations, key: JSON.stringify([i, namespaces, images, policy, attestations]) };
   });
   return { rules, unmatched };
 }
 
-/** The rule for this namespace and image repository (`registry/repository`), if any. */
-export function findRule(p: AdmissionPolicy, namespace: string, repository: string): PolicyRule | undefined {
-  return p.rules.find((r) => r.namespaces.some((g) => globToRegExp(g, false).test(namespace)) && r.images.some((g) => globToRegExp(g, true).test(repository)));
+/**
+ * The first rule for this namespace that covers any spelling of the image repository (`registry/repository`,
+ * see registryAliases), if any: an image written another way still meets the rule that covers it.
+ */
+export function findRule(p: AdmissionPolicy, namespace: string, repositories: string[]): PolicyRule | undefined {
+  return p.rules.find((r) => r.namespaces.some((g) => globToRegExp(g, false).test(namespace)) && r.images.some((g) => repositories.some((repo) => globToRegExp(g, true).test(repo))));
 }
 
 /**

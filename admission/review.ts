@@ -5,16 +5,22 @@
  * The answer denies with a message naming each image that failed and why; with `mutate`, an allowed object gets
  * a JSON patch pinning every image given by tag to the digest that was verified.
  */
+import { setMaxListeners } from 'node:events';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { verifyImageAttestations } from '../client/oci/attest.ts';
 import type { Credentials } from '../client/oci/credentials.ts';
-import { parseReference, repositoryName } from '../client/oci/reference.ts';
+import { parseReference, registryAliases, type ImageReference } from '../client/oci/reference.ts';
 import { RegistryClient } from '../client/oci/registry.ts';
 import { ImageVerificationError, verifyImage } from '../client/oci/verify-image.ts';
 import type { Verifier } from '../client/verify/index.ts';
 import { VerificationError } from '../core/errors.ts';
+import { Limiter } from './limiter.ts';
 import { ObjectShapeError, podImages, podSpecOf, type PodImage } from './pod-images.ts';
 import { findRule, narrow, PolicyError, type AdmissionPolicy } from './policy.ts';
 import type { Verdict, VerdictCache } from './verdict-cache.ts';
+
+export const DEFAULT_DEADLINE_MS = 8_000;
+export const DEFAULT_CONCURRENT_IMAGES = 8;
 
 export interface ReviewContext {
   policy: AdmissionPolicy;
@@ -22,9 +28,13 @@ export interface ReviewContext {
   verifier: Verifier;
   cache: VerdictCache;
   mutate: boolean;
-  credentialsFor?: (registry: string) => Credentials | undefined;
+  credentialsFor?: (registry: string) => Promise<Credentials | undefined>;
   insecureRegistries?: boolean;
   fetch?: typeof fetch;
+  /** The whole review's time budget (default DEFAULT_DEADLINE_MS). */
+  deadlineMs?: number;
+  /** Images verified at once across all requests (default: a shared Limiter of DEFAULT_CONCURRENT_IMAGES). */
+  limiter?: Limiter;
 }
 
 export class ReviewRequestError extends Error {}
@@ -41,50 +51,113 @@ interface ImageOutcome extends Verdict {
   pinned?: string;
 }
 
-async function judgeImage(ctx: ReviewContext, namespace: string, img: PodImage, annotations: Record<string, string>): Promise<ImageOutcome> {
-  let ref;
+const sharedLimiter = new Limiter(DEFAULT_CONCURRENT_IMAGES);
+
+/** What one image's judgement may use: the deadline's signal and a fetch bound to it. */
+interface Budget {
+  signal: AbortSignal;
+  fetch: typeof fetch;
+}
+
+async function judgeImage(ctx: ReviewContext, namespace: string, img: PodImage, annotations: Record<string, string>, budget: Budget): Promise<ImageOutcome> {
+  let ref: ImageReference;
   try {
     ref = parseReference(img.image);
   } catch (e) {
     return { allowed: false, message: (e as Error).message };
   }
-  const repo = repositoryName(ref);
-  const rule = findRule(ctx.policy, namespace, repo);
+  const aliases = registryAliases(ref.registry);
+  const rule = findRule(ctx.policy, namespace, aliases.map((host) => `${host}/${ref.repository}`));
+  // The canonical spelling reaches the same registry and names the image in the cache key and the pinned patch.
+  const registry = aliases[0]!;
+  const repo = `${registry}/${ref.repository}`;
   if (!rule) return ctx.policy.unmatched === 'allow' ? { allowed: true, message: 'no policy covers it' } : { allowed: false, message: `no policy for ${repo} in namespace ${namespace}` };
   let policy;
   try {
-    policy = narrow(rule.policy, annotations[`subject.cosign.sigstore.dev/${img.container}`], annotations[`issuer.cosign.sigstore.dev/${img.container}`]);
+    // Annotations are per container; an image volume is held to its rule as written.
+    policy = img.list === 'volumes' ? rule.policy : narrow(rule.policy, annotations[`subject.cosign.sigstore.dev/${img.container}`], annotations[`issuer.cosign.sigstore.dev/${img.container}`]);
   } catch (e) {
     return { allowed: false, message: (e as PolicyError).message };
   }
-  const client = new RegistryClient({ registry: ref.registry, credentials: ctx.credentialsFor?.(ref.registry), insecure: ctx.insecureRegistries, fetch: ctx.fetch });
-  let digest: string;
-  try {
-    const manifest = await client.getManifest(ref.repository, ref.digest ?? ref.tag!);
-    if (!manifest) return { allowed: false, message: 'not found in the registry' };
-    digest = manifest.digest;
-  } catch (e) {
-    return { allowed: false, message: `registry: ${(e as Error).message}` };
-  }
-  const pinned = `${repo}@${digest}`;
-  const key = JSON.stringify([pinned, rule.key, policy]);
-  const cached = ctx.cache.get(key);
-  if (cached) return { ...cached, pinned };
-  let verdict: Verdict;
-  let cacheable = true;
-  try {
-    const sig = await verifyImage({ image: pinned, verifier: ctx.verifier, policy, insecure: ctx.insecureRegistries, credentials: ctx.credentialsFor?.(ref.registry), fetch: ctx.fetch });
-    for (const type of rule.attestations) {
-      await verifyImageAttestations({ image: pinned, type, trust: ctx.verifier.trust, policy, insecure: ctx.insecureRegistries, credentials: ctx.credentialsFor?.(ref.registry), fetch: ctx.fetch });
+  return (ctx.limiter ?? sharedLimiter).run(async () => {
+    const registryOpts = { insecure: ctx.insecureRegistries, fetch: budget.fetch };
+    let credentials: Credentials | undefined;
+    let digest: string;
+    try {
+      credentials = await ctx.credentialsFor?.(registry);
+      const client = new RegistryClient({ registry, credentials, ...registryOpts });
+      const manifest = await client.getManifest(ref.repository, ref.digest ?? ref.tag!);
+      if (!manifest) return { allowed: false, message: 'not found in the registry' };
+      digest = manifest.digest;
+    } catch (e) {
+      return { allowed: false, message: `registry: ${(e as Error).message}` };
     }
-    verdict = { allowed: true, message: `signed by ${sig.signatures[0]!.identity}` };
-  } catch (e) {
-    // Only a verdict about the image is remembered; a registry that failed to answer is asked again next time.
-    cacheable = e instanceof ImageVerificationError || e instanceof VerificationError;
-    verdict = { allowed: false, message: (e as Error).message };
+    const pinned = `${repo}@${digest}`;
+    const key = JSON.stringify([pinned, rule.key, policy]);
+    const cached = ctx.cache.get(key);
+    if (cached) return { ...cached, pinned };
+    let verdict: Verdict;
+    let cacheable = true;
+    try {
+      const sig = await verifyImage({ image: pinned, verifier: ctx.verifier, policy, credentials, ...registryOpts });
+      for (const type of rule.attestations) {
+        await verifyImageAttestations({ image: pinned, type, trust: ctx.verifier.trust, policy, credentials, ...registryOpts });
+      }
+      verdict = { allowed: true, message: `signed by ${sig.signatures[0]!.identity}` };
+    } catch (e) {
+      // Only a verdict about the image is remembered; a registry that failed to answer is asked again next time.
+      cacheable = !budget.signal.aborted && (e instanceof VerificationError || (e instanceof ImageVerificationError && !e.transient));
+      verdict = { allowed: false, message: (e as Error).message };
+    }
+    if (cacheable) ctx.cache.set(key, verdict);
+    return { ...verdict, pinned };
+  }, budget.signal).catch((e: unknown) => ({ allowed: false, message: budget.signal.aborted ? deadlineMessage(ctx) : `internal error: ${(e as Error).message}` }));
+}
+
+function deadlineMessage(ctx: ReviewContext): string {
+  return `not verified within the webhook's deadline of ${(ctx.deadlineMs ?? DEFAULT_DEADLINE_MS) / 1000} s (registry, credential helper or queue too slow)`;
+}
+
+/** Judges every distinct image once, each answer due by the deadline. */
+async function judgeAll(ctx: ReviewContext, namespace: string, images: PodImage[], annotations: Record<string, string>): Promise<ImageOutcome[]> {
+  const deadline = new AbortController();
+  setMaxListeners(0, deadline.signal); // one listener per registry request of the review, all removed with it
+  const ms = ctx.deadlineMs ?? DEFAULT_DEADLINE_MS;
+  const timer = setTimeout(() => deadline.abort(new Error(deadlineMessage(ctx))), ms);
+  // The review's own connection pool: undici keeps the socket of an aborted request open until the server
+  // answers, so a registry that never answers would hold sockets long after the review; destroying the pool
+  // when the review is answered closes them.
+  const pool = new Agent({ headersTimeout: ms, bodyTimeout: ms, connect: { timeout: ms } });
+  const baseFetch = ctx.fetch ?? (undiciFetch as unknown as typeof fetch);
+  const budget: Budget = {
+    signal: deadline.signal,
+    fetch: (input, init) => baseFetch(input, { ...init, dispatcher: pool, signal: init?.signal ? AbortSignal.any([init.signal, deadline.signal]) : deadline.signal } as RequestInit),
+  };
+  const expired = new Promise<ImageOutcome>((resolve) => deadline.signal.addEventListener('abort', () => resolve({ allowed: false, message: deadlineMessage(ctx) }), { once: true }));
+  const byKey = new Map<string, Promise<ImageOutcome>>();
+  try {
+    return await Promise.all(images.map((img) => {
+      // The same image under the same annotations is judged once per review (a pod may repeat an image 256 times).
+      const narrowing = img.list === 'volumes' ? [] : [annotations[`subject.cosign.sigstore.dev/${img.container}`], annotations[`issuer.cosign.sigstore.dev/${img.container}`]];
+      const key = JSON.stringify([img.image, img.list === 'volumes', ...narrowing]);
+      let outcome = byKey.get(key);
+      if (!outcome) {
+        outcome = Promise.race([judgeImage(ctx, namespace, img, annotations, budget), expired]);
+        byKey.set(key, outcome);
+      }
+      return outcome;
+    }));
+  } finally {
+    clearTimeout(timer);
+    deadline.abort(new Error('review answered')); // whatever still runs for it is not needed
+    void pool.destroy().catch(() => {});
   }
-  if (cacheable) ctx.cache.set(key, verdict);
-  return { ...verdict, pinned };
+}
+
+const OPERATIONS = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 export async function reviewAdmission(body: unknown, ctx: ReviewContext): Promise<{ apiVersion: string; kind: string; response: AdmissionResponse }> {
@@ -96,10 +169,14 @@ export async function reviewAdmission(body: unknown, ctx: ReviewContext): Promis
   if (typeof req !== 'object' || req === null || typeof req.uid !== 'string' || req.uid === '') throw new ReviewRequestError('request.uid is missing');
   const reply = (response: Omit<AdmissionResponse, 'uid'>) => ({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: req.uid as string, ...response } });
   const deny = (message: string) => reply({ allowed: false, status: { code: 403, message } });
-  if (req.operation !== 'CREATE' && req.operation !== 'UPDATE') return reply({ allowed: true });
-  const kind = (req.kind as { kind?: unknown } | undefined)?.kind;
+  // The API server always sends these well formed; anything else is denied, never waved through.
+  if (typeof req.operation !== 'string' || !OPERATIONS.has(req.operation)) return deny(`malformed request: operation ${JSON.stringify(req.operation ?? null)} is not CREATE, UPDATE, DELETE or CONNECT`);
+  if (req.operation === 'DELETE' || req.operation === 'CONNECT') return reply({ allowed: true });
+  const kind = isRecord(req.kind) ? req.kind.kind : undefined;
+  if (typeof kind !== 'string' || kind === '') return deny('malformed request: request.kind is not a group/version/kind');
+  if (!isRecord(req.object)) return deny(`malformed request: request.object of a ${req.operation} is not an object`);
   const namespace = typeof req.namespace === 'string' ? req.namespace : '';
-  const at = typeof kind === 'string' ? podSpecOf(kind, req.object) : undefined;
+  const at = podSpecOf(kind, req.object);
   if (!at) return reply({ allowed: true });
   let images: PodImage[];
   try {
@@ -108,7 +185,7 @@ export async function reviewAdmission(body: unknown, ctx: ReviewContext): Promis
     if (e instanceof ObjectShapeError) return deny(`malformed ${String(kind)}: ${e.message}`);
     throw e;
   }
-  const outcomes = await Promise.all(images.map((img) => judgeImage(ctx, namespace, img, at.annotations)));
+  const outcomes = await judgeAll(ctx, namespace, images, at.annotations);
   const denied = outcomes.map((o, i) => ({ o, img: images[i]! })).filter(({ o }) => !o.allowed);
   if (denied.length > 0) {
     return deny(denied.map(({ o, img }) => `image ${img.image} (${img.list} ${img.container}) is not admitted: ${o.message}`).join('; ').slice(0, 4096));

@@ -59,7 +59,7 @@ Exit codes: 0 attested, 1 failed, 2 bad usage.`)
       } catch (e) {
         usage((e as Error).message);
       }
-      const credentials = registryCredentials(image, opts, usage);
+      const credentials = await registryCredentials(image, opts, usage);
       let key;
       if (opts.key) {
         const { readSigningKey } = await import('./key-flags.ts');

@@ -59,7 +59,7 @@ Exit codes: 0 signed, 1 failed, 2 bad usage.`)
       }
       if (key && rekorUrl) fulcioUrl ??= rekorUrl;
       if (!fulcioUrl || !rekorUrl) usage('say where the CA and the log are: --url, or --fulcio-url and --rekor-url, or --signing-config');
-      const credentials = registryCredentials(image, opts, usage);
+      const credentials = await registryCredentials(image, opts, usage);
       const { signImage } = await import('../oci/sign-image.ts');
       try {
         const signed = await signImage({

@@ -31,7 +31,7 @@ export function register(program: Command): void {
       } catch (e) {
         usage((e as Error).message);
       }
-      const credentials = registryCredentials(image, opts, usage);
+      const credentials = await registryCredentials(image, opts, usage);
       let trust;
       try {
         trust = createVerifier(readText(trustedRoot, 'trusted root', usage)).trust;

@@ -33,7 +33,7 @@ Exit codes: 0 verified, 1 no valid signature (or the registry failed), 2 bad usa
       }
       // With --key the key is the policy; the identity flags are for certificates.
       const policy = publicKey ? { identity: 'key', issuer: 'key' } : policyFrom(opts, usage);
-      const credentials = registryCredentials(image, opts, usage);
+      const credentials = await registryCredentials(image, opts, usage);
       let verifier;
       try {
         verifier = createVerifier(readText(trustedRoot, 'trusted root', usage));

@@ -132,8 +132,9 @@ export async function verifyImageAttestations(opts: VerifyAttestationOptions): P
   const manifest = await client.getManifest(ref.repository, attachmentTag(digest, 'att'));
   const layers = manifest ? attachmentLayers(parseJson(manifest.bytes, 'attestation manifest')).filter((l) => l.mediaType === DSSE_MEDIA_TYPE) : [];
   // The referrer layout: Sigstore bundles holding a DSSE envelope (message-signature bundles are signatures, not attestations).
-  const referrers = (await bundleReferrers(client, ref.repository, digest)).filter((r) => isDsseBundle(r.bundle));
+  const referrers = await bundleReferrers(client, ref.repository, digest);
   if (layers.length === 0 && referrers.length === 0) throw new ImageVerificationError('no-signatures', `no attestations found for ${reference}`);
+  let candidates = layers.length;
   const now = opts.now ?? Date.now;
   const verified: VerifiedImageAttestation[] = [];
   const failures: CandidateFailure[] = [];
@@ -149,10 +150,17 @@ export async function verifyImageAttestations(opts: VerifyAttestationOptions): P
     return { statement: r.statement, identity: r.identity, issuer: r.issuer, logIndex: r.logIndex, checks: r.checks };
   }, (layer) => signerOf(layer.annotations?.[ANNOTATION_CERTIFICATE]), verified, failures);
   // Referrer bundles carry certificates (keyless); with --key they are not the key's, as in verify-image.
-  await verifyEach(opts.publicKey ? [] : referrers, (r): VerifiedImageAttestation => {
-    const v = verifyDsseBundle(opts.trust, r.bundle, expect, opts.policy, now());
-    return { statement: v.statement, identity: v.identity, issuer: v.issuer, logIndex: v.logIndex, checks: v.checks };
-  }, () => undefined, verified, failures);
+  // Fetched one at a time: only the bundle being verified is held.
+  for (const referrer of opts.publicKey ? [] : referrers) {
+    const r = await referrer.load();
+    if (!r || !isDsseBundle(r.bundle)) continue;
+    candidates++;
+    await verifyEach([r], (c): VerifiedImageAttestation => {
+      const v = verifyDsseBundle(opts.trust, c.bundle, expect, opts.policy, now());
+      return { statement: v.statement, identity: v.identity, issuer: v.issuer, logIndex: v.logIndex, checks: v.checks };
+    }, () => undefined, verified, failures);
+  }
+  if (candidates === 0 && !opts.publicKey) throw new ImageVerificationError('no-signatures', `no attestations found for ${reference}`);
   if (verified.length === 0) {
     const wrongType = failures.filter((f) => f.error instanceof VerificationError && f.error.code === 'PREDICATE_TYPE');
     if (wrongType.length === failures.length) throw new ImageVerificationError('no-signatures', `no attestations of type ${predicateType} found for ${reference} (${failures.length} of other types)`);

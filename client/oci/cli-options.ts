@@ -37,7 +37,7 @@ export function addPolicyOptions(cmd: Command): Command {
 }
 
 /** Flags first; else docker's config.json entry for exactly this registry. */
-export function registryCredentials(image: string, opts: RegistryCliOptions, usage: (m: string) => never): Credentials | undefined {
+export async function registryCredentials(image: string, opts: RegistryCliOptions, usage: (m: string) => never): Promise<Credentials | undefined> {
   const password = opts.registryPassword ?? process.env.SIGSTACK_REGISTRY_PASSWORD;
   if (opts.registryUsername !== undefined) {
     if (password === undefined) usage('--registry-username needs --registry-password (or $SIGSTACK_REGISTRY_PASSWORD)');
@@ -50,7 +50,7 @@ export function registryCredentials(image: string, opts: RegistryCliOptions, usa
     usage((e as Error).message);
   }
   try {
-    return credentialsFromDockerConfig(loadDockerConfig(), registry);
+    return await credentialsFromDockerConfig(loadDockerConfig(), registry);
   } catch (e) {
     usage(`registry credentials for ${registry}: ${(e as Error).message}`);
   }

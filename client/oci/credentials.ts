@@ -10,7 +10,7 @@
  * for that registry (docker's native store overrides the file store). "credentials not found" means anonymous;
  * a helper that is missing or fails is an error, not a silent anonymous pull.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -52,23 +52,86 @@ export function helperServerAddress(registry: string): string {
 }
 
 const MAX_HELPER_OUTPUT = 64 * 1024;
-const HELPER_TIMEOUT_MS = 30_000;
+/** docker's helpers answer in milliseconds; a cloud helper fetching a token in a few seconds. */
+export const HELPER_TIMEOUT_MS = 10_000;
+
+interface HelperRun {
+  error?: NodeJS.ErrnoException;
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+/**
+ * The child runs asynchronously: a slow or hung helper must not stop the event loop (the admission webhook
+ * answers other requests meanwhile). It is killed at the deadline or when it writes more than any helper does.
+ */
+function runHelperProcess(program: string, input: string, timeoutMs: number): Promise<HelperRun> {
+  return new Promise((resolve) => {
+    // Its own process group, so a kill reaches what a helper script started too (a shell's `sleep` would
+    // otherwise hold the pipes open after the shell is gone).
+    const child = spawn(program, ['get'], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let size = 0;
+    let error: NodeJS.ErrnoException | undefined;
+    let settled = false;
+    const finish = (status: number | null, signal: NodeJS.Signals | null, timedOut: boolean) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve({ error, status, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), timedOut });
+    };
+    const killGroup = () => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL'); // the group is gone already, or was never made
+      }
+      child.stdout.destroy();
+      child.stderr.destroy();
+    };
+    const timer = setTimeout(() => {
+      killGroup();
+      finish(null, 'SIGKILL', true);
+    }, timeoutMs);
+    const collect = (into: Buffer[]) => (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_HELPER_OUTPUT) {
+        error ??= Object.assign(new Error(`wrote more than ${MAX_HELPER_OUTPUT} bytes`), { code: 'EOVERFLOW' });
+        killGroup();
+        finish(null, 'SIGKILL', false);
+      } else into.push(c);
+    };
+    child.stdout.on('data', collect(out));
+    child.stderr.on('data', collect(err));
+    child.stdin.on('error', () => {}); // a helper that exits without reading its input
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      error ??= e;
+      finish(null, null, false);
+    });
+    child.on('close', (status, signal) => finish(status, signal, false));
+    child.stdin.end(input);
+  });
+}
 
 /** Runs `docker-credential-<helper> get` with the server address on stdin; undefined when it has none. */
-export function runCredentialHelper(helper: string, serverAddress: string): Credentials | undefined {
+export async function runCredentialHelper(helper: string, serverAddress: string, timeoutMs = HELPER_TIMEOUT_MS): Promise<Credentials | undefined> {
   // A name, not a path: the program is looked up on PATH as docker does, never a file named by the config.
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(helper)) throw new CredentialHelperError(`credential helper name ${JSON.stringify(helper.slice(0, 100))} is not a plain name`);
   const program = `docker-credential-${helper}`;
-  const r = spawnSync(program, ['get'], { input: serverAddress, encoding: 'utf8', timeout: HELPER_TIMEOUT_MS, maxBuffer: MAX_HELPER_OUTPUT, stdio: ['pipe', 'pipe', 'pipe'] });
+  const r = await runHelperProcess(program, serverAddress, timeoutMs);
+  if (r.timedOut) throw new CredentialHelperError(`credential helper ${program} did not answer within ${timeoutMs / 1000} s`);
   if (r.error) {
-    const code = (r.error as NodeJS.ErrnoException).code;
-    throw new CredentialHelperError(code === 'ENOENT' ? `credential helper ${program} is not on PATH` : `credential helper ${program} failed: ${r.error.message}`);
+    throw new CredentialHelperError(r.error.code === 'ENOENT' ? `credential helper ${program} is not on PATH` : `credential helper ${program} failed: ${r.error.message}`);
   }
-  const out = (r.stdout ?? '').trim();
+  const out = r.stdout.trim();
   if (r.status !== 0) {
     // The message every docker-credential-helpers program prints for an unknown server.
     if (/credentials not found/i.test(out)) return undefined;
-    throw new CredentialHelperError(`credential helper ${program} exited with ${r.status ?? r.signal}: ${(out || (r.stderr ?? '').trim()).slice(0, 300)}`);
+    throw new CredentialHelperError(`credential helper ${program} exited with ${r.status ?? r.signal}: ${(out || r.stderr.trim()).slice(0, 300)}`);
   }
   let json: { Username?: unknown; Secret?: unknown };
   try {
@@ -100,7 +163,7 @@ export function credentialHelperFor(config: unknown, registry: string): string |
  * The credentials config.json gives for exactly this registry (host[:port]), if any: through its credential
  * helper when one applies, else from `auths`. Throws CredentialHelperError when a helper applies and fails.
  */
-export function credentialsFromDockerConfig(config: unknown, registry: string, runHelper: typeof runCredentialHelper = runCredentialHelper): Credentials | undefined {
+export async function credentialsFromDockerConfig(config: unknown, registry: string, runHelper: typeof runCredentialHelper = runCredentialHelper): Promise<Credentials | undefined> {
   if (typeof config !== 'object' || config === null) return undefined;
   const helper = credentialHelperFor(config, registry);
   if (helper !== undefined) return runHelper(helper, helperServerAddress(registry.toLowerCase()));

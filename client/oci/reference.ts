@@ -23,7 +23,7 @@ export class ReferenceError extends Error {
 const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
-const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:]+\])(?::[0-9]{1,5})?$/;
+const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:]+\])(?::0*[0-9]{1,5})?$/;
 
 export const DOCKER_HUB = 'index.docker.io';
 
@@ -80,4 +80,41 @@ export function hostnameOf(registry: string): string {
   const m = /^\[([^\]]+)\](?::\d+)?$/.exec(registry);
   if (m) return m[1]!;
   return registry.replace(/:\d+$/, '');
+}
+
+/**
+ * The spellings of `registry` that reach the same host and port: host names compare without case, a port is a
+ * number (`05077` is `5077`), an IPv4 address may be written as any form the URL parser accepts (`127.1`), and a
+ * registry named without a port is the same as with the default port of HTTPS or plain HTTP. Policy rules are
+ * matched against every spelling, so writing an image differently cannot move it out from under a rule. The
+ * first spelling is the canonical one: as the URL parser, hence fetch, reads it (lower case, an IPv4 address
+ * in dotted decimal, a port without leading zeros), with the port as written.
+ * Other DNS names of the same machine are not known here, and are other registries.
+ */
+export function registryAliases(registry: string): string[] {
+  let host = registry.toLowerCase();
+  let port: string | undefined;
+  const m = /^(.*):(\d+)$/.exec(host);
+  if (m && !m[1]!.endsWith(':')) {
+    host = m[1]!;
+    port = String(Number(m[2]));
+  }
+  let parsed = host;
+  try {
+    parsed = new URL(`http://${host}`).hostname; // IPv4 forms and IPv6 compression to one spelling
+  } catch {
+    // not a host the URL parser takes: matched as written
+  }
+  const aliases = new Set<string>();
+  for (const h of [parsed, host]) {
+    if (port === undefined) {
+      aliases.add(h);
+      aliases.add(`${h}:443`);
+      aliases.add(`${h}:80`);
+    } else {
+      aliases.add(`${h}:${port}`);
+      if (port === '443' || port === '80') aliases.add(h);
+    }
+  }
+  return [...aliases];
 }

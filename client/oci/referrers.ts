@@ -55,22 +55,33 @@ export async function attachBundle(client: RegistryClient, repo: string, subject
   return digest;
 }
 
-/** The Sigstore bundles attached to `subjectDigest` (at most MAX_ATTACHMENTS), with their manifests' annotations. */
-export async function bundleReferrers(client: RegistryClient, repo: string, subjectDigest: string): Promise<{ bundle: Buffer; annotations: Record<string, string> }[]> {
+export interface BundleReferrer {
+  digest: string;
+  /**
+   * Fetches the referrer's manifest and bundle; undefined when the manifest is not a Sigstore bundle about this
+   * subject. Loaded one at a time by the caller, so at most one bundle (MAX_BUNDLE) is held per image at once,
+   * never MAX_ATTACHMENTS of them.
+   */
+  load(): Promise<{ bundle: Buffer; annotations: Record<string, string> } | undefined>;
+}
+
+/** The Sigstore bundles attached to `subjectDigest` (at most MAX_ATTACHMENTS), listed from the referrers index. */
+export async function bundleReferrers(client: RegistryClient, repo: string, subjectDigest: string): Promise<BundleReferrer[]> {
   const found = await client.referrers(repo, subjectDigest, BUNDLE_ARTIFACT_TYPE);
   if (!found) return [];
-  const out: { bundle: Buffer; annotations: Record<string, string> }[] = [];
-  for (const d of indexManifests(found.index)) {
-    if (d.artifactType !== undefined && d.artifactType !== BUNDLE_ARTIFACT_TYPE) continue;
-    if (d.size > MAX_MANIFEST) continue;
-    const m = await client.getManifest(repo, d.digest);
-    if (!m) continue;
-    const doc = parseJson(m.bytes, `referrer ${d.digest}`) as { artifactType?: unknown; subject?: { digest?: unknown }; layers?: unknown; annotations?: Record<string, string> };
-    if (doc.subject?.digest !== subjectDigest) continue; // listed under this image, but not about it
-    const layers = attachmentLayers(doc);
-    if (layers.length !== 1 || layers[0]!.mediaType !== BUNDLE_ARTIFACT_TYPE && doc.artifactType !== BUNDLE_ARTIFACT_TYPE) continue;
-    if (layers[0]!.size > MAX_BUNDLE) continue;
-    out.push({ bundle: await client.getBlob(repo, layers[0]!.digest, MAX_BUNDLE), annotations: typeof doc.annotations === 'object' && doc.annotations ? doc.annotations : {} });
-  }
-  return out;
+  return indexManifests(found.index)
+    .filter((d) => (d.artifactType === undefined || d.artifactType === BUNDLE_ARTIFACT_TYPE) && d.size <= MAX_MANIFEST)
+    .map((d) => ({
+      digest: d.digest,
+      async load() {
+        const m = await client.getManifest(repo, d.digest);
+        if (!m) return undefined;
+        const doc = parseJson(m.bytes, `referrer ${d.digest}`) as { artifactType?: unknown; subject?: { digest?: unknown }; layers?: unknown; annotations?: Record<string, string> };
+        if (doc.subject?.digest !== subjectDigest) return undefined; // listed under this image, but not about it
+        const layers = attachmentLayers(doc);
+        if (layers.length !== 1 || layers[0]!.mediaType !== BUNDLE_ARTIFACT_TYPE && doc.artifactType !== BUNDLE_ARTIFACT_TYPE) return undefined;
+        if (layers[0]!.size > MAX_BUNDLE) return undefined;
+        return { bundle: await client.getBlob(repo, layers[0]!.digest, MAX_BUNDLE), annotations: typeof doc.annotations === 'object' && doc.annotations ? doc.annotations : {} };
+      },
+    }));
 }

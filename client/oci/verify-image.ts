@@ -18,7 +18,7 @@ import {
 } from './cosign-layout.ts';
 import type { Credentials } from './credentials.ts';
 import { parseReference, repositoryName } from './reference.ts';
-import { parseJson, RegistryClient } from './registry.ts';
+import { parseJson, RegistryClient, RegistryError } from './registry.ts';
 
 /** A simple-signing payload is a few hundred bytes; cosign's own ceiling is far larger than anything real. */
 export const MAX_PAYLOAD = 1024 * 1024;
@@ -55,7 +55,11 @@ export interface VerifiedImage {
 
 /** Why no signature was accepted. `found` lists the signers of signatures that failed only on identity. */
 export class ImageVerificationError extends Error {
-  constructor(readonly reason: 'no-signatures' | 'no-match' | 'invalid', message: string, readonly found: { identity: string; issuer: string }[] = []) {
+  /**
+   * `transient`: some candidate could not be judged because the registry failed to hand it over; the verdict may
+   * change when asked again, so the admission webhook does not cache it.
+   */
+  constructor(readonly reason: 'no-signatures' | 'no-match' | 'invalid', message: string, readonly found: { identity: string; issuer: string }[] = [], readonly transient = false) {
     super(message);
     this.name = 'ImageVerificationError';
   }
@@ -107,13 +111,14 @@ export async function verifyEach<C, R>(candidates: C[], verifyOne: (c: C) => Pro
 
 /** Turns per-signature failures into the one error cosign would give. */
 export function noneVerified(kind: 'signatures' | 'attestations', failures: CandidateFailure[]): ImageVerificationError {
+  const transient = failures.some((f) => f.error instanceof RegistryError);
   const identityFailures = failures.filter((f) => f.error instanceof VerificationError && (f.error.code === 'IDENTITY' || f.error.code === 'ISSUER') && f.signer);
   if (identityFailures.length > 0) {
     const found = identityFailures.map((f) => f.signer!);
-    return new ImageVerificationError('no-match', `none of the expected identities matched what was in the certificate, got subjects [${found.map((f) => `${f.identity} (issuer ${f.issuer})`).join(', ')}]`, found);
+    return new ImageVerificationError('no-match', `none of the expected identities matched what was in the certificate, got subjects [${found.map((f) => `${f.identity} (issuer ${f.issuer})`).join(', ')}]`, found, transient);
   }
   const reasons = failures.slice(0, 5).map((f) => (f.error instanceof VerificationError ? `[${f.error.code}] ${f.error.message}` : f.error.message));
-  return new ImageVerificationError('invalid', `no valid ${kind}: ${reasons.join('; ')}`);
+  return new ImageVerificationError('invalid', `no valid ${kind}: ${reasons.join('; ')}`, [], transient);
 }
 
 export async function verifyImage(opts: VerifyImageOptions): Promise<VerifiedImage> {
@@ -127,6 +132,7 @@ export async function verifyImage(opts: VerifyImageOptions): Promise<VerifiedIma
   const layers = sigManifest ? attachmentLayers(parseJson(sigManifest.bytes, 'signature manifest')).filter((l) => l.mediaType === SIMPLE_SIGNING_MEDIA_TYPE) : [];
   const referrers = await bundleReferrers(client, ref.repository, digest);
   if (layers.length === 0 && referrers.length === 0) throw new ImageVerificationError('no-signatures', `no signatures found for ${reference}`);
+  let candidates = layers.length;
   const now = opts.now ?? Date.now;
   const verified: VerifiedImageSignature[] = [];
   const failures: CandidateFailure[] = [];
@@ -149,15 +155,22 @@ export async function verifyImage(opts: VerifyImageOptions): Promise<VerifiedIma
     return { layout: 'sig-tag', payload: claims, ...result };
   }, (layer) => signerOf(layer.annotations?.[ANNOTATION_CERTIFICATE]), verified, failures);
   // Referrer bundles sign the image manifest itself: the artifact is the manifest bytes whose digest we resolved.
-  await verifyEach(opts.publicKey ? [] : referrers, (r): VerifiedImageSignature => {
-    const result = opts.verifier.verify({ artifact: subject.bytes, bundle: r.bundle, policy: opts.policy });
-    result.checks.unshift(`referrer: a ${BUNDLE_ARTIFACT_TYPE} attached to ${digest}, signing the manifest itself`);
-    return {
-      layout: 'referrer',
-      payload: { critical: { identity: { 'docker-reference': repositoryName(ref) }, image: { 'docker-manifest-digest': digest }, type: 'cosign container image signature' }, optional: null },
-      ...result,
-    };
-  }, (r) => signerOfBundle(r.bundle), verified, failures);
+  // Fetched one at a time: only the bundle being verified is held.
+  for (const referrer of opts.publicKey ? [] : referrers) {
+    const r = await referrer.load();
+    if (!r) continue;
+    candidates++;
+    await verifyEach([r], (c): VerifiedImageSignature => {
+      const result = opts.verifier.verify({ artifact: subject.bytes, bundle: c.bundle, policy: opts.policy });
+      result.checks.unshift(`referrer: a ${BUNDLE_ARTIFACT_TYPE} attached to ${digest}, signing the manifest itself`);
+      return {
+        layout: 'referrer',
+        payload: { critical: { identity: { 'docker-reference': repositoryName(ref) }, image: { 'docker-manifest-digest': digest }, type: 'cosign container image signature' }, optional: null },
+        ...result,
+      };
+    }, (c) => signerOfBundle(c.bundle), verified, failures);
+  }
+  if (candidates === 0 && !opts.publicKey) throw new ImageVerificationError('no-signatures', `no signatures found for ${reference}`);
   if (verified.length === 0) throw noneVerified('signatures', failures);
   return { reference, digest, signatures: verified };
 }

@@ -2,7 +2,7 @@ import test from 'ava';
 import { findRule, narrow, parsePolicy, PolicyError } from '../../admission/policy.ts';
 import { podImages, podSpecOf } from '../../admission/pod-images.ts';
 import { VerdictCache } from '../../admission/verdict-cache.ts';
-import { cachedCredentials } from '../../admission/command.ts';
+import { cachedCredentials } from '../../admission/registry-credentials.ts';
 
 test('verdict cache: bounded (least recently used goes first) and entries expire after the TTL', (t) => {
   let now = 0;
@@ -30,10 +30,10 @@ policies:
     identityRegexp: '.*@x\\.com'
     issuer: https://i
 `);
-  t.is(findRule(p, 'prod', 'reg.io/team/app')?.policy.identity, 'a@x.com');
-  t.is(findRule(p, 'prod', 'reg.io/team/app/sub')?.policy.identityRegexp, '.*@x\\.com', '* is one path segment');
-  t.is(findRule(p, 'dev', 'reg.io/team/app')?.policy.identityRegexp, '.*@x\\.com');
-  t.is(findRule(p, 'dev', 'reg.io.evil.net/team/app'), undefined);
+  t.is(findRule(p, 'prod', ['reg.io/team/app'])?.policy.identity, 'a@x.com');
+  t.is(findRule(p, 'prod', ['reg.io/team/app/sub'])?.policy.identityRegexp, '.*@x\\.com', '* is one path segment');
+  t.is(findRule(p, 'dev', ['reg.io/team/app'])?.policy.identityRegexp, '.*@x\\.com');
+  t.is(findRule(p, 'dev', ['reg.io.evil.net/team/app']), undefined);
   t.is(p.unmatched, 'deny');
   for (const bad of ['policies: [{identity: a, issuer: b, extra: 1}]', 'policies: [{identity: a, identityRegexp: b, issuer: c}]', 'nope: 1', 'policies: [{identity: a, issuer: b, attestations: [bogus]}]']) {
     t.throws(() => parsePolicy(bad), { instanceOf: PolicyError }, bad);
@@ -56,23 +56,32 @@ test('pod images: every container list, with JSON pointers; other kinds have non
   t.throws(() => podImages(podSpecOf('Pod', { spec: null })!));
 });
 
-test('registry credentials: looked up once per registry per TTL; failures are retried, not remembered', (t) => {
+test('registry credentials: one helper run per registry at a time and per TTL; a failure is remembered briefly, then retried', async (t) => {
   let now = 0;
   const calls: string[] = [];
   let fail = false;
-  const lookup = cachedCredentials((registry: string) => {
+  let release!: () => void;
+  let gate = Promise.resolve();
+  const lookup = cachedCredentials(async (registry: string) => {
     calls.push(registry);
+    await gate;
     if (fail) throw new Error('helper failed');
     return { username: registry, password: 'pw' };
-  }, 1000, () => now);
-  t.is(lookup('a').username, 'a');
-  t.is(lookup('a').username, 'a');
-  t.is(lookup('b').username, 'b');
-  t.deepEqual(calls, ['a', 'b']);
+  }, { ttlMs: 1000, failureTtlMs: 100, now: () => now });
+  gate = new Promise((r) => (release = r));
+  const concurrent = [lookup('a'), lookup('a'), lookup('a')];
+  release();
+  t.deepEqual((await Promise.all(concurrent)).map((c) => c.username), ['a', 'a', 'a']);
+  t.is((await lookup('a')).username, 'a');
+  t.is((await lookup('b')).username, 'b');
+  t.deepEqual(calls, ['a', 'b'], 'three concurrent images of one registry ran the helper once');
   now = 1000;
   fail = true;
-  t.throws(() => lookup('a'), { message: 'helper failed' });
+  await t.throwsAsync(lookup('a'), { message: 'helper failed' });
   fail = false;
-  t.is(lookup('a').username, 'a');
+  await t.throwsAsync(lookup('a'), { message: 'helper failed' }, 'the failure is kept for its TTL: no run per image');
+  t.deepEqual(calls, ['a', 'b', 'a']);
+  now = 1100;
+  t.is((await lookup('a')).username, 'a');
   t.deepEqual(calls, ['a', 'b', 'a', 'a']);
 });

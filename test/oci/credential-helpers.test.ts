@@ -67,27 +67,47 @@ test('which helper applies: credHelpers for exactly this host, else credsStore; 
   t.is(credentialHelperFor({ credHelpers: { 'registry.example.com': 'ecr' } }, 'other.example.com'), undefined);
   t.is(helperServerAddress('index.docker.io'), 'https://index.docker.io/v1/');
   t.is(helperServerAddress('127.0.0.1:5000'), '127.0.0.1:5000');
-  t.throws(() => runCredentialHelper('../../tmp/evil', 'x'), { instanceOf: CredentialHelperError, message: /not a plain name/ });
 });
 
-test('a real helper on PATH: asked with the host on stdin, its answer used, and `auths` not consulted for that host', (t) => {
+test('a helper name that is a path is refused before anything runs', async (t) => {
+  await t.throwsAsync(runCredentialHelper('../../tmp/evil', 'x'), { instanceOf: CredentialHelperError, message: /not a plain name/ });
+});
+
+test.serial('a real helper on PATH: asked with the host on stdin, its answer used, and `auths` not consulted for that host', async (t) => {
   const log = writeHelper('unit', registry.host, json(CREDS.username, CREDS.password));
   const config = { credHelpers: { [registry.host]: 'unit' }, auths: { [registry.host]: { auth: Buffer.from('wrong:creds').toString('base64') } } };
-  t.deepEqual(credentialsFromDockerConfig(config, registry.host), CREDS);
+  t.deepEqual(await credentialsFromDockerConfig(config, registry.host), CREDS);
   t.is(readFileSync(log, 'utf8'), `${registry.host}\n`);
   // "credentials not found" is anonymous, not an error; and not a fallback to auths either.
   const other = { credHelpers: { 'other.example.com': 'unit' }, auths: { 'other.example.com': { auth: Buffer.from('file:creds').toString('base64') } } };
-  t.is(credentialsFromDockerConfig(other, 'other.example.com'), undefined);
-  t.deepEqual(credentialsFromDockerConfig({ auths: other.auths }, 'other.example.com'), { username: 'file', password: 'creds' });
+  t.is(await credentialsFromDockerConfig(other, 'other.example.com'), undefined);
+  t.deepEqual(await credentialsFromDockerConfig({ auths: other.auths }, 'other.example.com'), { username: 'file', password: 'creds' });
   writeHelper('token', registry.host, json('<token>', 'refresh'));
-  t.throws(() => credentialsFromDockerConfig({ credsStore: 'token' }, registry.host), { instanceOf: CredentialHelperError, message: /identity token/ });
+  await t.throwsAsync(credentialsFromDockerConfig({ credsStore: 'token' }, registry.host), { instanceOf: CredentialHelperError, message: /identity token/ });
   writeHelper('garbage', registry.host, 'not json');
-  t.throws(() => credentialsFromDockerConfig({ credsStore: 'garbage' }, registry.host), { instanceOf: CredentialHelperError, message: /did not answer JSON/ });
-  t.throws(() => credentialsFromDockerConfig({ credsStore: 'absent' }, registry.host), { instanceOf: CredentialHelperError, message: /docker-credential-absent is not on PATH/ });
+  await t.throwsAsync(credentialsFromDockerConfig({ credsStore: 'garbage' }, registry.host), { instanceOf: CredentialHelperError, message: /did not answer JSON/ });
+  await t.throwsAsync(credentialsFromDockerConfig({ credsStore: 'absent' }, registry.host), { instanceOf: CredentialHelperError, message: /docker-credential-absent is not on PATH/ });
 });
 
-test('credentials from a helper open a token-auth registry; the CLI uses credsStore and credHelpers from $DOCKER_CONFIG', async (t) => {
-  const creds = credentialsFromDockerConfig({ credsStore: 'unit' }, registry.host);
+test('a helper that hangs is killed at its deadline while the event loop runs on; one that floods its output is cut off', async (t) => {
+  const hang = join(bin, 'docker-credential-hang');
+  writeFileSync(hang, '#!/bin/sh\nsleep 30\n');
+  chmodSync(hang, 0o755);
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 20);
+  const started = Date.now();
+  await t.throwsAsync(runCredentialHelper('hang', registry.host, 500), { instanceOf: CredentialHelperError, message: /docker-credential-hang did not answer within 0.5 s/ });
+  clearInterval(timer);
+  t.true(Date.now() - started < 5000);
+  t.true(ticks >= 10, `the event loop ran ${ticks} times while the helper hung`);
+  const flood = join(bin, 'docker-credential-flood');
+  writeFileSync(flood, '#!/bin/sh\nhead -c 1000000 /dev/zero\n');
+  chmodSync(flood, 0o755);
+  await t.throwsAsync(runCredentialHelper('flood', registry.host), { instanceOf: CredentialHelperError, message: /docker-credential-flood failed: wrote more than 65536 bytes/ });
+});
+
+test.serial('credentials from a helper open a token-auth registry; the CLI uses credsStore and credHelpers from $DOCKER_CONFIG', async (t) => {
+  const creds = await credentialsFromDockerConfig({ credsStore: 'unit' }, registry.host);
   const client = new RegistryClient({ registry: registry.host, credentials: creds });
   await pushRandomImage(client, 'helped/app', 'v1');
   t.true(registry.tokenRequests.some((r) => r.authorized && r.scope.startsWith('repository:helped/app:')));

@@ -31,20 +31,20 @@ test('references parse as docker spells them', (t) => {
   t.throws(() => parseReference('reg.io/x@sha256:abc'));
 });
 
-test('docker config credentials match the registry host exactly (sigstore-js#1718)', (t) => {
+test('docker config credentials match the registry host exactly (sigstore-js#1718)', async (t) => {
   const config = { auths: {
     'https://registry.example.com/v1/': { auth: Buffer.from('alice:pw1').toString('base64') },
     'other.example.com:5000': { username: 'bob', password: 'pw2' },
   } };
-  t.deepEqual(credentialsFromDockerConfig(config, 'registry.example.com'), { username: 'alice', password: 'pw1' });
-  t.is(credentialsFromDockerConfig(config, 'registry.example.com.attacker.net'), undefined);
-  t.is(credentialsFromDockerConfig(config, 'example.com'), undefined);
-  t.is(credentialsFromDockerConfig(config, 'registry.example.com:443'), undefined);
-  t.is(credentialsFromDockerConfig(config, 'other.example.com'), undefined);
-  t.deepEqual(credentialsFromDockerConfig(config, 'other.example.com:5000'), { username: 'bob', password: 'pw2' });
+  t.deepEqual(await credentialsFromDockerConfig(config, 'registry.example.com'), { username: 'alice', password: 'pw1' });
+  t.is(await credentialsFromDockerConfig(config, 'registry.example.com.attacker.net'), undefined);
+  t.is(await credentialsFromDockerConfig(config, 'example.com'), undefined);
+  t.is(await credentialsFromDockerConfig(config, 'registry.example.com:443'), undefined);
+  t.is(await credentialsFromDockerConfig(config, 'other.example.com'), undefined);
+  t.deepEqual(await credentialsFromDockerConfig(config, 'other.example.com:5000'), { username: 'bob', password: 'pw2' });
   t.is(normalizeAuthKey('HTTPS://Index.Docker.io/v1/'), 'index.docker.io');
-  t.is(credentialsFromDockerConfig(null, 'x'), undefined);
-  t.is(credentialsFromDockerConfig({ auths: { x: null } }, 'x'), undefined);
+  t.is(await credentialsFromDockerConfig(null, 'x'), undefined);
+  t.is(await credentialsFromDockerConfig({ auths: { x: null } }, 'x'), undefined);
 });
 
 test('WWW-Authenticate challenges parse', (t) => {
