@@ -21,7 +21,7 @@ import type { Credentials } from './credentials.ts';
 import { parseReference, repositoryName } from './reference.ts';
 import { parseJson, RegistryClient } from './registry.ts';
 import { IN_TOTO_PAYLOAD_TYPE, signDsse, signDsseWithKey } from './sign-dsse.ts';
-import { appendAttachment, caChainPem, resolveImage } from './sign-image.ts';
+import { afterLogged, appendAttachment, caChainPem, checkCanAttach, resolveImage } from './sign-image.ts';
 import { ImageVerificationError, noneVerified, signerOf, verifyEach, type CandidateFailure } from './verify-image.ts';
 
 /** cosign's --type names and the predicate type URIs they stand for; any other value must be a URI. */
@@ -76,13 +76,15 @@ export async function attestImage(opts: AttestImageOptions): Promise<{ reference
   };
   const payload = Buffer.from(JSON.stringify(statement));
   if (opts.key && opts.newBundleFormat) throw new Error('--new-bundle-format is for keyless attestations');
+  const tag = attachmentTag(digest, 'att');
+  await checkCanAttach(client, ref.repository, opts.newBundleFormat ? undefined : tag);
   const signed = opts.key
     ? await signDsseWithKey({ payload, payloadType: IN_TOTO_PAYLOAD_TYPE, key: opts.key, rekorUrl: opts.rekorUrl, fetch: opts.fetch, onProgress: opts.onProgress })
     : await signDsse({ payload, payloadType: IN_TOTO_PAYLOAD_TYPE, identityToken: opts.identityToken, fulcioUrl: opts.fulcioUrl, rekorUrl: opts.rekorUrl, fetch: opts.fetch, onProgress: opts.onProgress });
   if (opts.newBundleFormat) {
     const subject = (await client.getManifest(ref.repository, digest))!;
     const bundle = Buffer.from(JSON.stringify(buildDsseBundle(signed)));
-    const referrer = await attachBundle(client, ref.repository, subject, bundle, { [ANNOTATION_BUNDLE_CONTENT]: 'dsse-envelope', [ANNOTATION_BUNDLE_PREDICATE_TYPE]: predicateType });
+    const referrer = await afterLogged(signed.logIndex, 'attestation', () => attachBundle(client, ref.repository, subject, bundle, { [ANNOTATION_BUNDLE_CONTENT]: 'dsse-envelope', [ANNOTATION_BUNDLE_PREDICATE_TYPE]: predicateType }));
     opts.onProgress?.(`Attached the attestation bundle to ${repositoryName(ref)}@${digest} as referrer ${referrer}`);
     return { reference: `${repositoryName(ref)}@${digest}`, digest, tag: referrer, logIndex: signed.logIndex };
   }
@@ -96,8 +98,7 @@ export async function attestImage(opts: AttestImageOptions): Promise<{ reference
     SignedEntryTimestamp: signed.signedEntryTimestamp.toString('base64'),
     Payload: { body: signed.canonicalizedBody.toString('base64'), integratedTime: signed.integratedTime, logIndex: signed.logIndex, logID: signed.logId.toString('hex') },
   });
-  const tag = attachmentTag(digest, 'att');
-  await appendAttachment(client, ref.repository, tag, Buffer.from(signed.envelope), DSSE_MEDIA_TYPE, annotations);
+  await afterLogged(signed.logIndex, 'attestation', () => appendAttachment(client, ref.repository, tag, Buffer.from(signed.envelope), DSSE_MEDIA_TYPE, annotations));
   opts.onProgress?.(`Pushed attestation to ${repositoryName(ref)}:${tag}`);
   return { reference: `${repositoryName(ref)}@${digest}`, digest, tag, logIndex: signed.logIndex };
 }

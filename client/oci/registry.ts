@@ -152,6 +152,27 @@ export class RegistryClient {
     return digest;
   }
 
+  /**
+   * Fails unless this client may push to `repo`: starts a blob upload, then cancels it. Signers call it before
+   * anything is logged, since a log entry is permanent and a refused push found out after it would leave a
+   * signature logged and stored nowhere.
+   */
+  async checkPush(repo: string): Promise<void> {
+    const start = await this.#request(repo, true, `/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+    if (start.status !== 202) await this.#fail(start, `pushing to ${repo}`);
+    await start.body?.cancel().catch(() => {});
+    const location = start.headers.get('location');
+    if (!location) return;
+    try {
+      const url = new URL(location, this.base);
+      if (url.origin !== new URL(this.base).origin) return;
+      const cancel = await this.#request(repo, true, url.toString(), { method: 'DELETE' });
+      await cancel.body?.cancel().catch(() => {});
+    } catch {
+      // an upload left open expires in the registry; the push itself was allowed
+    }
+  }
+
   /** A blob, at most `max` bytes, checked against its digest. */
   async getBlob(repo: string, digest: string, max: number): Promise<Buffer> {
     checkDigest(digest);

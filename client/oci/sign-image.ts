@@ -103,6 +103,27 @@ export async function appendAttachment(client: RegistryClient, repo: string, tag
   await client.putManifest(repo, tag, signatureManifest(config, layers), OCI_MANIFEST);
 }
 
+/**
+ * What must hold before anything is signed or logged, since a log entry is permanent: the registry takes a push
+ * to the repository, and the attachment tag (`.sig` or `.att`) has room for one more layer.
+ */
+export async function checkCanAttach(client: RegistryClient, repo: string, tag?: string): Promise<void> {
+  await client.checkPush(repo);
+  if (tag === undefined) return;
+  const existing = await client.getManifest(repo, tag);
+  const layers = existing ? attachmentLayers(parseJson(existing.bytes, `manifest ${tag}`)) : [];
+  if (layers.length >= MAX_ATTACHMENTS) throw new RegistryError(`${tag} already holds ${layers.length} entries, the limit per image: nothing was signed`);
+}
+
+/** Runs the registry step that follows a log entry, saying when it fails that the entry exists. */
+export async function afterLogged<T>(logIndex: number, what: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (e) {
+    throw new RegistryError(`the ${what} is in the log at index ${logIndex}, but storing it in the registry failed: ${(e as Error).message}`, (e as RegistryError).status);
+  }
+}
+
 /** Resolves `image` to its manifest digest (never trusting a tag beyond this one read). */
 export async function resolveImage(client: RegistryClient, image: string): Promise<{ ref: ReturnType<typeof parseReference>; digest: string }> {
   const ref = parseReference(image);
@@ -121,28 +142,31 @@ export async function signImage(opts: SignImageOptions): Promise<SignedImage> {
   const digest = subject.digest;
   const reference = `${repositoryName(ref)}@${digest}`;
   progress(`Signing ${reference}`);
+  const bundleLogIndex = (b: SerializedBundle) => Number((b.verificationMaterial as unknown as { tlogEntries: { logIndex?: string }[] }).tlogEntries[0]!.logIndex ?? 0);
   if (opts.newBundleFormat) {
+    await checkCanAttach(client, ref.repository);
     // The bundle signs the manifest bytes themselves: its message digest IS the image digest.
     const bundle = await signArtifact({ artifact: subject.bytes, identityToken: opts.identityToken, fulcioUrl: opts.fulcioUrl, rekorUrl: opts.rekorUrl, fetch: opts.fetch, onProgress: progress });
-    const referrer = await attachBundle(client, ref.repository, subject, Buffer.from(JSON.stringify(bundle)), { 'dev.sigstore.bundle.content': 'message-signature' });
+    const logIndex = bundleLogIndex(bundle);
+    const referrer = await afterLogged(logIndex, 'signature', () => attachBundle(client, ref.repository, subject, Buffer.from(JSON.stringify(bundle)), { 'dev.sigstore.bundle.content': 'message-signature' }));
     progress(`Attached the bundle to ${reference} as referrer ${referrer}`);
-    const logIndex = Number((bundle.verificationMaterial as unknown as { tlogEntries: { logIndex?: string }[] }).tlogEntries[0]!.logIndex ?? 0);
     return { reference, digest, signatureTag: referrer, logIndex, bundle, payload: subject.bytes };
   }
   const payload = simpleSigningPayload(repositoryName(ref), digest);
+  const signatureTag = attachmentTag(digest, 'sig');
+  await checkCanAttach(client, ref.repository, signatureTag);
   if (opts.key) {
     const annotations = await signWithKey(payload, opts.key, opts.rekorUrl, fetchImpl);
-    const signatureTag = attachmentTag(digest, 'sig');
-    await appendAttachment(client, ref.repository, signatureTag, payload, SIMPLE_SIGNING_MEDIA_TYPE, annotations);
+    const logIndex = JSON.parse(annotations[ANNOTATION_BUNDLE]!).Payload.logIndex as number;
+    await afterLogged(logIndex, 'signature', () => appendAttachment(client, ref.repository, signatureTag, payload, SIMPLE_SIGNING_MEDIA_TYPE, annotations));
     progress(`Pushed signature to ${repositoryName(ref)}:${signatureTag}`);
-    return { reference, digest, signatureTag, logIndex: JSON.parse(annotations[ANNOTATION_BUNDLE]!).Payload.logIndex as number, payload };
+    return { reference, digest, signatureTag, logIndex, payload };
   }
   const bundle = await signArtifact({ artifact: payload, identityToken: opts.identityToken, fulcioUrl: opts.fulcioUrl, rekorUrl: opts.rekorUrl, fetch: opts.fetch, onProgress: progress });
   const annotations = annotationsFromBundle(bundle, await caChainPem(opts.fulcioUrl, fetchImpl));
-  const signatureTag = attachmentTag(digest, 'sig');
-  await appendAttachment(client, ref.repository, signatureTag, payload, SIMPLE_SIGNING_MEDIA_TYPE, annotations);
+  const logIndex = bundleLogIndex(bundle);
+  await afterLogged(logIndex, 'signature', () => appendAttachment(client, ref.repository, signatureTag, payload, SIMPLE_SIGNING_MEDIA_TYPE, annotations));
   progress(`Pushed signature to ${repositoryName(ref)}:${signatureTag}`);
-  const logIndex = Number((bundle.verificationMaterial as unknown as { tlogEntries: { logIndex?: string }[] }).tlogEntries[0]!.logIndex ?? 0);
   return { reference, digest, signatureTag, logIndex, bundle, payload };
 }
 
