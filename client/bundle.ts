@@ -12,6 +12,8 @@
 import { BUNDLE_V02_MEDIA_TYPE, BUNDLE_V03_LEGACY_MEDIA_TYPE, BUNDLE_V03_MEDIA_TYPE, bundleToJSON, type Bundle, type SerializedBundle } from '@sigstore/bundle';
 import { HashAlgorithm } from '@sigstore/protobuf-specs';
 import { array, base64, literal, object, ShapeError, string, uint, type JsonObject } from './verify/strict-json.ts';
+import { jsonProblem, parseJsonBytes, parseJsonText } from '../core/json-text.ts';
+import { hasLoneSurrogate } from '../core/unicode.ts';
 
 export type { SerializedBundle };
 export { BUNDLE_V03_MEDIA_TYPE };
@@ -56,12 +58,18 @@ export function toObject(input: unknown): unknown {
   if (typeof input === 'string' || input instanceof Uint8Array) {
     if (input.length > MAX_BUNDLE_TEXT) throw new ShapeError('bundle: larger than 4 MiB');
     try {
-      return JSON.parse(typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('utf8'));
-    } catch {
-      throw new ShapeError('bundle: not valid JSON');
+      return typeof input === 'string' ? parseJsonText(input) : parseJsonBytes(input);
+    } catch (e) {
+      throw new ShapeError(`bundle: ${jsonProblem(e, 'not valid JSON')}`);
     }
   }
   return input;
+}
+
+/** Text that is signed as UTF-8 must have a UTF-8 form: a lone surrogate would be signed as U+FFFD instead. */
+function wellFormed(text: string, path: string): string {
+  if (hasLoneSurrogate(text)) throw new ShapeError(`${path}: holds a lone surrogate (no UTF-8 form)`);
+  return text;
 }
 
 function parseCertificateContent(vm: JsonObject, mediaType: string): { leafB64: string; leafDer: Buffer; chainDer: Buffer[] } {
@@ -113,7 +121,7 @@ export function parseTlogEntry(value: unknown): ParsedTlogEntry {
       rootHash: base64(proof.rootHash, `${p}.inclusionProof.rootHash`, { length: 32 }),
       treeSize: uint(proof.treeSize, `${p}.inclusionProof.treeSize`),
       hashes: array(proof.hashes ?? [], `${p}.inclusionProof.hashes`, MAX_PROOF_HASHES).map((h, i) => base64(h, `${p}.inclusionProof.hashes[${i}]`, { length: 32 })),
-      checkpoint: string(checkpoint.envelope, `${p}.inclusionProof.checkpoint.envelope`, MAX_CHECKPOINT),
+      checkpoint: wellFormed(string(checkpoint.envelope, `${p}.inclusionProof.checkpoint.envelope`, MAX_CHECKPOINT), `${p}.inclusionProof.checkpoint.envelope`),
     },
     canonicalizedBody: base64(bodyB64, `${p}.canonicalizedBody`, { max: MAX_BODY }),
     canonicalizedBodyBase64: bodyB64,

@@ -1,4 +1,5 @@
 import { HashAlgorithm, PublicKeyDetails, ServiceSelector } from '@sigstore/protobuf-specs';
+import { jsonProblem, parseJsonText } from '../core/json-text.ts';
 
 /**
  * The shape protobuf-specs' fromJSON reads, checked first: it assumes every list item is an object and every field
@@ -49,9 +50,9 @@ export function readDocument<T>(input: unknown, shape: Check, mediaType: string,
   let json = input;
   if (typeof input === 'string') {
     try {
-      json = JSON.parse(input);
-    } catch {
-      problem('not valid JSON');
+      json = parseJsonText(input);
+    } catch (e) {
+      problem(jsonProblem(e, 'not valid JSON'));
     }
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) problem(`expected a JSON object, got ${describe(json)}`);

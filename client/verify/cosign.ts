@@ -22,6 +22,7 @@ import { base64, hex, object, ShapeError, string, uint } from './strict-json.ts'
 import { parseHashedRekordBody } from './tlog-body.ts';
 import { checkIntegratedTime, findLog, verifySet, type SetFields } from './tlog.ts';
 import { failClosed } from './fail-closed.ts';
+import { jsonProblem, parseJsonText } from '../../core/json-text.ts';
 
 export interface SignedEntry extends SetFields {
   signedEntryTimestamp: Buffer;
@@ -43,9 +44,9 @@ export function parseSetBundle(text: string): SignedEntry {
   if (typeof text !== 'string' || text.length > MAX_SET_BUNDLE) throw new VerificationError('BUNDLE', 'signature bundle annotation: missing or too large');
   let json: unknown;
   try {
-    json = JSON.parse(text);
-  } catch {
-    throw new VerificationError('BUNDLE', 'signature bundle annotation: not JSON');
+    json = parseJsonText(text);
+  } catch (e) {
+    throw new VerificationError('BUNDLE', `signature bundle annotation: ${jsonProblem(e, 'not JSON')}`);
   }
   try {
     const b = object(json, 'bundle', ['SignedEntryTimestamp', 'Payload']);

@@ -3,7 +3,9 @@
  * certificate of every bundle, asn1-schema's schema matching (asn1js.compareSchema, per field) cost more than
  * the parse itself. The verifier parses once with asn1js and reads the tree it returns with the typed
  * accessors below, each of which checks the tag and form of what it reads and throws otherwise. Nothing here
- * decodes tags or lengths: asn1js does.
+ * decodes tags or lengths: asn1js does. asn1js reads BER, so the tree it returns is then held to DER (X.690 10,
+ * 11) by checkDer: one encoding per value, as Go's parser (upstream's) requires; a certificate with two
+ * encodings would have two fingerprints, and one that only lax parsers read is not one this verifier understands.
  */
 import * as asn1js from 'asn1js';
 
@@ -26,7 +28,64 @@ export function parseDer(bytes: Uint8Array, shared = false): Block {
   const { offset, result } = asn1js.fromBER(bytes, shared ? SHARED : OPTIONS);
   if (offset === -1 || result.error) throw new Error(result.error || 'malformed DER');
   if (offset !== bytes.byteLength) throw new Error('trailing data after the DER element');
+  checkDer(result as Block);
   return result as Block;
+}
+
+/** Length octets needed for `length` in the long form. */
+function lengthOctets(length: number): number {
+  let n = 1;
+  while (length > 0xff) {
+    length = Math.floor(length / 256);
+    n++;
+  }
+  return n;
+}
+
+interface LengthBlock {
+  isIndefiniteForm: boolean;
+  longFormUsed: boolean;
+  length: number;
+  blockLength: number;
+}
+
+/**
+ * The DER rules a BER tree can break, checked on every element asn1js returned: definite lengths in the fewest
+ * octets (10.1), primitive encodings of the string types (10.2), BOOLEAN TRUE as FF (11.1), INTEGER and
+ * ENUMERATED in the fewest octets (8.3.2), OBJECT IDENTIFIER arcs without padding (8.19.2). asn1js's own
+ * warnings are not used: some fire on valid DER (a length of 256, an arc of 0).
+ */
+export function checkDer(root: Block): void {
+  const stack: Block[] = [root];
+  while (stack.length > 0) {
+    const block = stack.pop()!;
+    const len = block.lenBlock as unknown as LengthBlock;
+    const what = describe(block);
+    if (len.isIndefiniteForm) throw new Error(`${what}: indefinite length (BER, not DER)`);
+    if (len.longFormUsed && (len.length < 128 || len.blockLength - 1 !== lengthOctets(len.length))) throw new Error(`${what}: length not in its shortest form (BER, not DER)`);
+    const { tagClass, tagNumber, isConstructed } = block.idBlock;
+    if (tagClass === 1) {
+      if (isConstructed && tagNumber !== 16 && tagNumber !== 17) throw new Error(`${what}: constructed encoding of a primitive type (BER, not DER)`);
+      if (tagNumber === 1) {
+        const v = (block.valueBlock as unknown as { valueHexView: Uint8Array }).valueHexView;
+        if (v.length !== 1 || (v[0] !== 0 && v[0] !== 0xff)) throw new Error(`${what}: TRUE must be FF (BER, not DER)`);
+      }
+      if (tagNumber === 6 || tagNumber === 13) {
+        // An arc of several octets must not start with 80 (asn1js's own warning also fires for a lone 0 arc).
+        const arcs = (block.valueBlock as unknown as { value: { blockLength: number; valueHexView: Uint8Array }[] }).value;
+        if (arcs.some((a) => a.blockLength > 1 && a.valueHexView[0] === 0)) throw new Error(`${what}: an arc padded with 80 (BER, not DER)`);
+      }
+      if (tagNumber === 2 || tagNumber === 10) {
+        const v = (block.valueBlock as unknown as { valueHexView: Uint8Array }).valueHexView;
+        if (v.length === 0) throw new Error(`${what}: empty`);
+        if (v.length > 1 && ((v[0] === 0 && v[1]! < 0x80) || (v[0] === 0xff && v[1]! >= 0x80))) throw new Error(`${what}: not in its shortest form (BER, not DER)`);
+      }
+    }
+    if (isConstructed) {
+      const children = (block.valueBlock as { value?: Block[] }).value;
+      if (Array.isArray(children)) for (const c of children) stack.push(c);
+    }
+  }
 }
 
 /** The element's own encoding (tag, length, contents) as a Buffer view, no copy. */
@@ -102,6 +161,8 @@ export function time(block: Block | undefined, what: string): number {
   const t = isGeneralized ? (block as asn1js.GeneralizedTime) : as(block, asn1js.UTCTime, what);
   const text = primitiveContents(t, what).toString('latin1');
   if (!(isGeneralized ? /^\d{14}Z$/ : /^\d{12}Z$/).test(text)) throw new Error(`${what}: not an RFC 5280 time`);
+  // RFC 5280 4.1.2.5: through 2049 as UTCTime, from 2050 as GeneralizedTime; one encoding per instant.
+  if (isGeneralized && Number(text.slice(0, 4)) < 2050) throw new Error(`${what}: a date before 2050 must be a UTCTime`);
   const ms = t.toDate().getTime();
   const digits = Number.isFinite(ms) ? new Date(ms).toISOString().replace(/\D/g, '').slice(0, 14) : '';
   if (digits.slice(isGeneralized ? 0 : 2) !== text.slice(0, -1)) throw new Error(`${what}: not a valid date`);

@@ -17,6 +17,7 @@ import { loadLeaf } from './leaf.ts';
 import { array, base64, literal, object, shape, ShapeError, string, uint } from './strict-json.ts';
 import { findLog, verifyInclusion, type VerifiedCheckpoint } from './tlog.ts';
 import { failClosed } from './fail-closed.ts';
+import { jsonProblem, parseJsonBytes } from '../../core/json-text.ts';
 
 const V02 = 'application/vnd.dev.sigstore.bundle+json;version=0.2';
 const V03 = ['application/vnd.dev.sigstore.bundle.v0.3+json', 'application/vnd.dev.sigstore.bundle+json;version=0.3'];
@@ -47,9 +48,9 @@ function parse(input: Buffer): ParsedDsseBundle {
   if (input.length > MAX_BUNDLE_TEXT) throw new ShapeError('bundle: larger than 8 MiB');
   let json: unknown;
   try {
-    json = JSON.parse(input.toString('utf8'));
-  } catch {
-    throw new ShapeError('bundle: not JSON');
+    json = parseJsonBytes(input);
+  } catch (e) {
+    throw new ShapeError(`bundle: ${jsonProblem(e, 'not JSON')}`);
   }
   const b = object(json, 'bundle', ['mediaType', 'verificationMaterial', 'dsseEnvelope', 'messageSignature'], ['mediaType', 'verificationMaterial']);
   const mediaType = literal(b.mediaType, 'mediaType', [V02, ...V03]);

@@ -17,6 +17,7 @@ import { loadLeaf, type LeafState } from './leaf.ts';
 import { array, base64, hex, literal, object, shape, ShapeError, string } from './strict-json.ts';
 import { failClosed } from './fail-closed.ts';
 import { signatureVerifies } from './signature.ts';
+import { decodeUtf8, JsonTextError, jsonProblem, parseJsonBytes } from '../../core/json-text.ts';
 
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 const STATEMENT_TYPES = ['https://in-toto.io/Statement/v0.1', 'https://in-toto.io/Statement/v1'];
@@ -59,9 +60,9 @@ export function preAuthEncoding(payloadType: string, payload: Buffer): Buffer {
 function parseStatement(payload: Buffer): InTotoStatement {
   let json: unknown;
   try {
-    json = JSON.parse(payload.toString('utf8'));
-  } catch {
-    throw new VerificationError('STATEMENT', 'in-toto statement: the payload is not JSON');
+    json = parseJsonBytes(payload);
+  } catch (e) {
+    throw new VerificationError('STATEMENT', `in-toto statement: the payload is ${e instanceof JsonTextError ? `not one JSON reading: ${e.message}` : 'not JSON'}`);
   }
   return shape(() => {
     const s = object(json, 'statement', ['_type', 'predicateType', 'subject', 'predicate'], ['_type', 'predicateType', 'subject']);
@@ -111,15 +112,15 @@ export interface LoggedDsse {
 
 /** A dsse 0.0.1 canonical body with exactly one signature. */
 export function parseDsseBody(body: Buffer): LoggedDsse {
-  const bodyText = body.toString('utf8');
   return shape(() => {
+    let bodyText: string;
     let b: unknown;
     try {
+      bodyText = decodeUtf8(body);
       b = JSON.parse(bodyText);
-    } catch {
-      throw new ShapeError('not JSON');
+    } catch (e) {
+      throw new ShapeError(jsonProblem(e, 'not JSON'));
     }
-    if (canonicalize(b) !== bodyText) throw new ShapeError('not canonical JSON (RFC 8785)');
     const o = object(b, 'body', ['apiVersion', 'kind', 'spec']);
     literal(o.kind, 'kind', ['dsse']);
     literal(o.apiVersion, 'apiVersion', ['0.0.1']);
@@ -132,12 +133,15 @@ export function parseDsseBody(body: Buffer): LoggedDsse {
     const sigs = array(spec.signatures, 'spec.signatures', 16);
     if (sigs.length !== 1) throw new ShapeError(`spec.signatures: expected exactly one, got ${sigs.length}`);
     const s = object(sigs[0], 'spec.signatures[0]', ['signature', 'verifier']);
-    return {
+    const logged = {
       envelopeHash: hash(spec.envelopeHash, 'spec.envelopeHash'),
       payloadHash: hash(spec.payloadHash, 'spec.payloadHash'),
       signature: string(s.signature, 'spec.signatures[0].signature', 2048),
       verifier: base64(s.verifier, 'spec.signatures[0].verifier', { max: 32 * 1024 }).toString('utf8'),
     };
+    // After the shape, which bounds the document: canonicalize recurses, and a deep body would overflow the stack.
+    if (canonicalize(b) !== bodyText) throw new ShapeError('not canonical JSON (RFC 8785)');
+    return logged;
   }, 'TLOG_BODY', 'tlog entry body');
 }
 
@@ -170,9 +174,9 @@ export function readSignedEnvelope(att: { envelope: Buffer; bundle?: string }): 
   const entry = parseSetBundle(att.bundle);
   let json: unknown;
   try {
-    json = JSON.parse(att.envelope.toString('utf8'));
-  } catch {
-    throw new VerificationError('BUNDLE', 'DSSE envelope: not JSON');
+    json = parseJsonBytes(att.envelope);
+  } catch (e) {
+    throw new VerificationError('BUNDLE', `DSSE envelope: ${jsonProblem(e, 'not JSON')}`);
   }
   return { entry, env: parseEnvelope(json) };
 }

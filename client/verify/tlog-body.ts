@@ -8,6 +8,7 @@
  */
 import canonicalizeModule from 'canonicalize';
 import { VerificationError } from '../../core/errors.ts';
+import { decodeUtf8, jsonProblem } from '../../core/json-text.ts';
 import type { ParsedBundle } from '../bundle.ts';
 import { base64, hex, literal, object, ShapeError } from './strict-json.ts';
 
@@ -34,15 +35,18 @@ function fail(message: string): never {
  * Throws VerificationError('TLOG_BODY').
  */
 export function readHashedRekordBody(body: Buffer, maxPemBytes: number): { digest: Buffer; signature: Buffer; publicKeyPem: string } {
-  const text = body.toString('utf8');
+  let text: string;
   let json: unknown;
   try {
+    text = decodeUtf8(body);
     json = JSON.parse(text);
-  } catch {
-    fail('not JSON');
+  } catch (e) {
+    fail(jsonProblem(e, 'not JSON'));
   }
-  if (canonicalize(json) !== text) fail('not canonical JSON (RFC 8785)');
+  let fields: { digest: Buffer; signature: Buffer; publicKeyPem: string };
   try {
+    // The shape first: it bounds the document (known fields, scalar leaves), so canonicalize below never
+    // recurses into a deeply nested body (a stack overflow, not a refusal).
     const b = object(json, 'body', ['apiVersion', 'kind', 'spec']);
     literal(b.kind, 'kind', ['hashedrekord']);
     literal(b.apiVersion, 'apiVersion', ['0.0.1']);
@@ -50,7 +54,7 @@ export function readHashedRekordBody(body: Buffer, maxPemBytes: number): { diges
     const hash = object(object(spec.data, 'spec.data', ['hash']).hash, 'spec.data.hash', ['algorithm', 'value']);
     literal(hash.algorithm, 'spec.data.hash.algorithm', ['sha256']);
     const sig = object(spec.signature, 'spec.signature', ['content', 'publicKey']);
-    return {
+    fields = {
       digest: hex(hash.value, 'spec.data.hash.value', 32),
       signature: base64(sig.content, 'spec.signature.content', { max: 1024 }),
       publicKeyPem: base64(object(sig.publicKey, 'spec.signature.publicKey', ['content']).content, 'spec.signature.publicKey.content', { max: maxPemBytes }).toString('utf8'),
@@ -59,6 +63,8 @@ export function readHashedRekordBody(body: Buffer, maxPemBytes: number): { diges
     if (e instanceof ShapeError) fail(e.message);
     throw e;
   }
+  if (canonicalize(json) !== text) fail('not canonical JSON (RFC 8785)');
+  return fields;
 }
 
 export function parseHashedRekordBody(body: Buffer): HashedRekordBody {

@@ -9,7 +9,7 @@ import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:cr
 import * as asn1js from 'asn1js';
 import { AsnParser } from '@peculiar/asn1-schema';
 import { RawCertificate } from './certificate-schema.ts';
-import { as, bitStringBytes, derOf, explicit, isContext, octetString, oid, parseDer, sequence, time, type Block } from './der.ts';
+import { as, bitStringBytes, derOf, explicit, isContext, octetString, oid, parseDer, primitiveContents, sequence, time, type Block } from './der.ts';
 import { canonicalP256Point } from '../../core/p256-spki.ts';
 
 export interface CertificateExtension {
@@ -63,6 +63,7 @@ function readExtensions(block: Block): Map<string, CertificateExtension> {
     const [id, ...rest] = sequence(ext, 'extension');
     const extnId = oid(id, 'extension id');
     const critical = rest.length === 2 ? as(rest[0], asn1js.Boolean, `extension ${extnId} critical`).valueBlock.value : false;
+    if (rest.length === 2 && !critical) throw new Error(`extension ${extnId}: critical FALSE written out (DER omits a DEFAULT value)`);
     if (rest.length !== 1 && rest.length !== 2) throw new Error(`extension ${extnId}: wrong number of fields`);
     const value = octetString(rest[rest.length - 1], `extension ${extnId} value`);
     if (extensions.has(extnId)) throw new Error(`extension ${extnId} appears twice`);
@@ -90,7 +91,10 @@ function parse(input: Buffer) {
   const version = isContext(fields[0], 0) ? as(explicit(fields[i++], 0, 'version'), asn1js.Integer, 'version').valueBlock.valueDec : 0;
   const [serial, innerAlgorithm, issuer, validity, subject, spki] = fields.slice(i, i + 6);
   i += 6;
-  as(serial, asn1js.Integer, 'serialNumber');
+  // RFC 5280 4.1.2.2: a positive integer of at most 20 octets.
+  const serialBytes = primitiveContents(as(serial, asn1js.Integer, 'serialNumber'), 'serialNumber');
+  if (serialBytes[0]! >= 0x80 || (serialBytes.length === 1 && serialBytes[0] === 0)) throw new Error('serialNumber: not positive');
+  if (serialBytes.length > 21 || (serialBytes.length === 21 && serialBytes[0] !== 0)) throw new Error('serialNumber: longer than 20 octets');
   sequence(innerAlgorithm, 'signature');
   sequence(issuer, 'issuer');
   sequence(subject, 'subject');
