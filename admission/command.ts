@@ -85,13 +85,15 @@ export function register(program: Command): void {
       if (!/^\d+(\.\d+)?$/.test(opts.deadline) || !(deadline > 0) || deadline > 30) usage(`--deadline: "${opts.deadline}" is not a number of seconds in (0, 30] (the API server waits 30 s at most)`);
       if (!/^\d+$/.test(opts.concurrentImages) || Number(opts.concurrentImages) < 1 || Number(opts.concurrentImages) > 1024) usage(`--concurrent-images: "${opts.concurrentImages}" is not a whole number in 1..1024`);
       const dockerConfig = loadDockerConfig();
+      const helpers = new Limiter(4);
       let server;
       try {
         server = await startAdmissionServer({
           cert, key, host: opts.host, port,
           policy, verifier, cache: new VerdictCache(size, ttl * 1000), mutate: Boolean(opts.mutate), insecureRegistries: opts.allowInsecureRegistry,
           deadlineMs: deadline * 1000, limiter: new Limiter(Number(opts.concurrentImages)),
-          credentialsFor: cachedCredentials((registry) => credentialsFromDockerConfig(dockerConfig, registry)),
+          // at most 4 credential helper processes at once, whatever registry names the pods make up
+          credentialsFor: cachedCredentials((registry) => helpers.run(() => credentialsFromDockerConfig(dockerConfig, registry))),
           onError: (e) => process.stderr.write(`admission: internal error: ${(e as Error)?.stack ?? String(e)}\n`),
         });
       } catch (e) {

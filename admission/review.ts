@@ -9,7 +9,7 @@ import { setMaxListeners } from 'node:events';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { verifyImageAttestations } from '../client/oci/attest.ts';
 import type { Credentials } from '../client/oci/credentials.ts';
-import { parseReference, registryAliases, type ImageReference } from '../client/oci/reference.ts';
+import { parseReference, repositoryAliases, usesPlainHttp, type ImageReference } from '../client/oci/reference.ts';
 import { RegistryClient } from '../client/oci/registry.ts';
 import { ImageVerificationError, verifyImage } from '../client/oci/verify-image.ts';
 import type { Verifier } from '../client/verify/index.ts';
@@ -21,6 +21,12 @@ import type { Verdict, VerdictCache } from './verdict-cache.ts';
 
 export const DEFAULT_DEADLINE_MS = 8_000;
 export const DEFAULT_CONCURRENT_IMAGES = 8;
+/**
+ * Manifests, signature manifests and referrers indexes larger than this are refused. Real ones are a few KiB
+ * (a `.sig` manifest of 100 keyless signatures ~0.6 MiB); a crafted 4 MiB manifest of empty objects parses
+ * into ~70 MiB, so this bounds what one image can make the webhook hold.
+ */
+export const DEFAULT_MAX_MANIFEST_BYTES = 1024 * 1024;
 
 export interface ReviewContext {
   policy: AdmissionPolicy;
@@ -35,6 +41,8 @@ export interface ReviewContext {
   deadlineMs?: number;
   /** Images verified at once across all requests (default: a shared Limiter of DEFAULT_CONCURRENT_IMAGES). */
   limiter?: Limiter;
+  /** Largest registry document read (default DEFAULT_MAX_MANIFEST_BYTES). */
+  maxManifestBytes?: number;
 }
 
 export class ReviewRequestError extends Error {}
@@ -66,11 +74,11 @@ async function judgeImage(ctx: ReviewContext, namespace: string, img: PodImage, 
   } catch (e) {
     return { allowed: false, message: (e as Error).message };
   }
-  const aliases = registryAliases(ref.registry);
-  const rule = findRule(ctx.policy, namespace, aliases.map((host) => `${host}/${ref.repository}`));
+  const names = repositoryAliases(ref.registry, ref.repository, usesPlainHttp(ref.registry, ctx.insecureRegistries));
+  const rule = findRule(ctx.policy, namespace, names);
   // The canonical spelling reaches the same registry and names the image in the cache key and the pinned patch.
-  const registry = aliases[0]!;
-  const repo = `${registry}/${ref.repository}`;
+  const repo = names[0]!;
+  const registry = repo.slice(0, repo.length - ref.repository.length - 1);
   if (!rule) return ctx.policy.unmatched === 'allow' ? { allowed: true, message: 'no policy covers it' } : { allowed: false, message: `no policy for ${repo} in namespace ${namespace}` };
   let policy;
   try {
@@ -79,12 +87,19 @@ async function judgeImage(ctx: ReviewContext, namespace: string, img: PodImage, 
   } catch (e) {
     return { allowed: false, message: (e as PolicyError).message };
   }
+  // Credentials before a verification slot: a slow credential helper for one registry must not hold the slots
+  // that images of other registries need (the review's deadline still bounds the wait).
+  let credentials: Credentials | undefined;
+  try {
+    credentials = await ctx.credentialsFor?.(registry);
+  } catch (e) {
+    return { allowed: false, message: `registry credentials: ${(e as Error).message}` };
+  }
   return (ctx.limiter ?? sharedLimiter).run(async () => {
-    const registryOpts = { insecure: ctx.insecureRegistries, fetch: budget.fetch };
-    let credentials: Credentials | undefined;
+    budget.signal.throwIfAborted();
+    const registryOpts = { insecure: ctx.insecureRegistries, fetch: budget.fetch, maxManifestBytes: ctx.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES };
     let digest: string;
     try {
-      credentials = await ctx.credentialsFor?.(registry);
       const client = new RegistryClient({ registry, credentials, ...registryOpts });
       const manifest = await client.getManifest(ref.repository, ref.digest ?? ref.tag!);
       if (!manifest) return { allowed: false, message: 'not found in the registry' };
@@ -154,6 +169,17 @@ async function judgeAll(ctx: ReviewContext, namespace: string, images: PodImage[
   }
 }
 
+/** The images of the object before an UPDATE, by JSON pointer (none when it cannot be read). */
+function imagesBefore(kind: string, oldObject: unknown): Map<string, string> {
+  const at = podSpecOf(kind, oldObject);
+  if (!at) return new Map();
+  try {
+    return new Map(podImages(at).map((img) => [img.pointer, img.image]));
+  } catch {
+    return new Map(); // an unreadable old object: every image counts as changed, so each is pinned
+  }
+}
+
 const OPERATIONS = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -191,9 +217,13 @@ export async function reviewAdmission(body: unknown, ctx: ReviewContext): Promis
     return deny(denied.map(({ o, img }) => `image ${img.image} (${img.list} ${img.container}) is not admitted: ${o.message}`).join('; ').slice(0, 4096));
   }
   if (!ctx.mutate) return reply({ allowed: true });
+  const unchanged = req.operation === 'UPDATE' ? imagesBefore(kind, req.oldObject) : new Map<string, string>();
   const patch = outcomes
     .map((o, i) => ({ o, img: images[i]! }))
     .filter(({ o, img }) => o.pinned && o.pinned !== img.image && !img.image.includes('@'))
+    // On UPDATE only what the update changes: rewriting a running container's image restarts it, and a pod's
+    // volumes cannot change at all (the API server would refuse the whole update, `kubectl debug` included).
+    .filter(({ img }) => req.operation !== 'UPDATE' || (img.list !== 'volumes' && unchanged.get(img.pointer) !== img.image))
     .map(({ o, img }) => ({ op: 'replace', path: img.pointer, value: o.pinned }));
   if (patch.length === 0) return reply({ allowed: true });
   return reply({ allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') });

@@ -9,6 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { reviewAdmission, ReviewRequestError, type ReviewContext } from './review.ts';
 
 const MAX_BODY = 3 * 1024 * 1024;
+/** Each connection may buffer a body of up to MAX_BODY; the API server keeps a few connections per webhook. */
+const MAX_CONNECTIONS = 256;
 
 export interface AdmissionServerOptions extends ReviewContext {
   cert: string | Buffer;
@@ -25,7 +27,8 @@ export interface RunningAdmissionServer {
 }
 
 export async function startAdmissionServer(opts: AdmissionServerOptions): Promise<RunningAdmissionServer> {
-  const server = createServer({ cert: opts.cert, key: opts.key, minVersion: 'TLSv1.2' }, (req, res) => {
+  // The API server sends a review at once and waits at most 30 s: a client that trickles its request is cut off.
+  const server = createServer({ cert: opts.cert, key: opts.key, minVersion: 'TLSv1.2', headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
     const send = (status: number, body: unknown) => {
       const text = JSON.stringify(body);
       res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
@@ -64,6 +67,7 @@ export async function startAdmissionServer(opts: AdmissionServerOptions): Promis
       );
     });
   });
+  server.maxConnections = MAX_CONNECTIONS;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 8443, opts.host ?? '0.0.0.0', () => resolve());

@@ -113,6 +113,8 @@ export interface VerifyAttestationOptions {
   credentials?: Credentials;
   insecure?: boolean;
   fetch?: typeof fetch;
+  /** Largest manifest read (RegistryClientOptions.maxManifestBytes). */
+  maxManifestBytes?: number;
   now?: () => number;
 }
 
@@ -127,7 +129,7 @@ export interface VerifiedImageAttestation {
 export async function verifyImageAttestations(opts: VerifyAttestationOptions): Promise<{ reference: string; digest: string; attestations: VerifiedImageAttestation[] }> {
   const predicateType = predicateTypeUri(opts.type);
   const ref = parseReference(opts.image);
-  const client = new RegistryClient({ registry: ref.registry, credentials: opts.credentials, insecure: opts.insecure, fetch: opts.fetch });
+  const client = new RegistryClient({ registry: ref.registry, credentials: opts.credentials, insecure: opts.insecure, fetch: opts.fetch, maxManifestBytes: opts.maxManifestBytes });
   const { digest } = await resolveImage(client, opts.image);
   const reference = `${repositoryName(ref)}@${digest}`;
   const manifest = await client.getManifest(ref.repository, attachmentTag(digest, 'att'));

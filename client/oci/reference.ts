@@ -4,6 +4,8 @@
  * as in docker's reference grammar; otherwise the image is on Docker Hub, under `library/` when unqualified.
  */
 
+import { isIP } from 'node:net';
+
 export interface ImageReference {
   /** host[:port] as written (Docker Hub is `index.docker.io`). */
   registry: string;
@@ -26,6 +28,7 @@ const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:]+\])(?::0*[0-9]{1,5})?$/;
 
 export const DOCKER_HUB = 'index.docker.io';
+const HUB_NAMES = new Set([DOCKER_HUB, 'docker.io', 'registry-1.docker.io']);
 
 export function parseReference(text: string): ImageReference {
   if (typeof text !== 'string' || text.length === 0 || text.length > 1024) throw new ReferenceError('image reference: empty or longer than 1024 characters');
@@ -53,7 +56,8 @@ export function parseReference(text: string): ImageReference {
     registry = first;
     parts.shift();
   }
-  if (registry === 'docker.io' || registry === 'registry-1.docker.io') registry = DOCKER_HUB;
+  // Docker Hub by any of its names, in any case, with or without its HTTPS port: one registry, one name.
+  if (HUB_NAMES.has(registry.toLowerCase().replace(/:0*443$/, ''))) registry = DOCKER_HUB;
   if (parts.length === 0 || !parts.every((p) => COMPONENT.test(p))) throw new ReferenceError(`image reference ${text}: invalid repository "${parts.join('/')}"`);
   if (registry === DOCKER_HUB && parts.length === 1) parts.unshift('library');
   const repository = parts.join('/');
@@ -82,16 +86,37 @@ export function hostnameOf(registry: string): string {
   return registry.replace(/:\d+$/, '');
 }
 
+/** Registries on loopback hosts are spoken to over plain HTTP, as docker does; others unless told otherwise. */
+export function usesPlainHttp(registry: string, insecure = false): boolean {
+  if (insecure) return true;
+  const h = hostnameOf(registry).toLowerCase();
+  if (h === 'localhost') return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  return h === '::1';
+}
+
+/** `[::ffff:7f00:1]` (how the URL parser writes an IPv4-mapped IPv6 address) -> `127.0.0.1`. */
+function mappedIpv4(host: string): string | undefined {
+  const m = /^\[::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/.exec(host);
+  if (!m) return undefined;
+  const hi = parseInt(m[1]!, 16);
+  const lo = parseInt(m[2]!, 16);
+  return [hi >> 8, hi & 0xff, lo >> 8, lo & 0xff].join('.');
+}
+
 /**
- * The spellings of `registry` that reach the same host and port: host names compare without case, a port is a
- * number (`05077` is `5077`), an IPv4 address may be written as any form the URL parser accepts (`127.1`), and a
- * registry named without a port is the same as with the default port of HTTPS or plain HTTP. Policy rules are
- * matched against every spelling, so writing an image differently cannot move it out from under a rule. The
- * first spelling is the canonical one: as the URL parser, hence fetch, reads it (lower case, an IPv4 address
- * in dotted decimal, a port without leading zeros), with the port as written.
+ * The names under which policy rules must see `registry/repository`: every spelling that reaches the same
+ * registry. Host names compare without case, a port is a number (`05077` is `5077`), an IP address may be
+ * written in any form the URL parser reads as the same address (`127.1`, `0x7f.0.0.1`, `[::ffff:7f00:1]`), a
+ * registry named without a port is the same as with the default port of the scheme it is spoken to with
+ * (`plainHttp`: 80, else 443), and Docker Hub is `index.docker.io`, `docker.io` or `registry-1.docker.io`, with
+ * official images also under their short name (`library/nginx` is `nginx`). Rules are matched against every
+ * spelling, so writing an image differently cannot take it out from under a rule, or move it to a weaker one.
+ * The first name is the canonical one: the registry as the URL parser (hence fetch) reads it.
  * Other DNS names of the same machine are not known here, and are other registries.
  */
-export function registryAliases(registry: string): string[] {
+export function repositoryAliases(registry: string, repository: string, plainHttp: boolean): string[] {
+  const defaultPort = plainHttp ? '80' : '443';
   let host = registry.toLowerCase();
   let port: string | undefined;
   const m = /^(.*):(\d+)$/.exec(host);
@@ -105,16 +130,22 @@ export function registryAliases(registry: string): string[] {
   } catch {
     // not a host the URL parser takes: matched as written
   }
-  const aliases = new Set<string>();
-  for (const h of [parsed, host]) {
-    if (port === undefined) {
-      aliases.add(h);
-      aliases.add(`${h}:443`);
-      aliases.add(`${h}:80`);
+  const hosts = [parsed, host, mappedIpv4(parsed)].filter((h): h is string => h !== undefined);
+  const names = new Set<string>();
+  for (const h of hosts) {
+    if (port === undefined || port === defaultPort) {
+      names.add(port === undefined ? h : `${h}:${port}`);
+      names.add(port === undefined ? `${h}:${defaultPort}` : h);
     } else {
-      aliases.add(`${h}:${port}`);
-      if (port === '443' || port === '80') aliases.add(h);
+      names.add(`${h}:${port}`);
     }
   }
-  return [...aliases];
+  const repositories = [repository];
+  if (registry === DOCKER_HUB) {
+    for (const hub of HUB_NAMES) names.add(hub);
+    if (repository.startsWith('library/')) repositories.push(repository.slice('library/'.length));
+  }
+  const out: string[] = [];
+  for (const n of names) for (const r of repositories) out.push(`${n}/${r}`);
+  return out;
 }

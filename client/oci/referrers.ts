@@ -6,7 +6,7 @@
  * with a ceiling; the subject of each artifact must be the image, whatever the index says.
  */
 import { attachmentLayers, MAX_ATTACHMENTS, type Descriptor } from './cosign-layout.ts';
-import { MAX_MANIFEST, OCI_INDEX, OCI_MANIFEST, parseJson, RegistryError, sha256Digest, type Manifest, type RegistryClient } from './registry.ts';
+import { OCI_INDEX, OCI_MANIFEST, parseJson, RegistryError, sha256Digest, type Manifest, type RegistryClient } from './registry.ts';
 
 export const BUNDLE_ARTIFACT_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 export const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
@@ -70,7 +70,7 @@ export async function bundleReferrers(client: RegistryClient, repo: string, subj
   const found = await client.referrers(repo, subjectDigest, BUNDLE_ARTIFACT_TYPE);
   if (!found) return [];
   return indexManifests(found.index)
-    .filter((d) => (d.artifactType === undefined || d.artifactType === BUNDLE_ARTIFACT_TYPE) && d.size <= MAX_MANIFEST)
+    .filter((d) => (d.artifactType === undefined || d.artifactType === BUNDLE_ARTIFACT_TYPE) && d.size <= client.maxManifestBytes)
     .map((d) => ({
       digest: d.digest,
       async load() {

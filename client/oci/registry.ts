@@ -7,10 +7,9 @@
  * plain HTTP, as docker does; anything else over HTTPS unless the caller says the registry is insecure.
  */
 import { createHash } from 'node:crypto';
-import { isIP } from 'node:net';
 import type { Credentials } from './credentials.ts';
 import { readLimited, REGISTRY_TIMEOUT_MS, RegistryAuth, RegistryError, requestFailure } from './http.ts';
-import { apiHost, hostnameOf } from './reference.ts';
+import { apiHost, usesPlainHttp } from './reference.ts';
 
 export { RegistryError };
 
@@ -31,6 +30,11 @@ export interface RegistryClientOptions {
   /** Use plain HTTP even though the host is not loopback. */
   insecure?: boolean;
   fetch?: typeof fetch;
+  /**
+   * Largest manifest (or referrers index) read, default MAX_MANIFEST (the 4 MiB every registry must accept).
+   * A reader that must bound its memory lowers it: a manifest's parsed form can take ~18x its bytes.
+   */
+  maxManifestBytes?: number;
 }
 
 export interface Manifest {
@@ -43,25 +47,20 @@ export function sha256Digest(bytes: Uint8Array): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
-function isLoopback(host: string): boolean {
-  const h = hostnameOf(host);
-  if (h === 'localhost') return true;
-  if (isIP(h) === 4) return h.startsWith('127.');
-  return h === '::1';
-}
-
 function checkDigest(digest: string): void {
   if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw new RegistryError(`unsupported digest ${digest.slice(0, 80)} (sha256 only)`);
 }
 
 export class RegistryClient {
   readonly base: string;
+  readonly maxManifestBytes: number;
   readonly #auth: RegistryAuth;
   readonly #fetch: typeof fetch;
 
   constructor(readonly opts: RegistryClientOptions) {
     this.#fetch = opts.fetch ?? fetch;
-    const scheme = opts.insecure || isLoopback(opts.registry) ? 'http' : 'https';
+    this.maxManifestBytes = opts.maxManifestBytes ?? MAX_MANIFEST;
+    const scheme = usesPlainHttp(opts.registry, opts.insecure) ? 'http' : 'https';
     this.base = `${scheme}://${apiHost(opts.registry)}`;
     this.#auth = new RegistryAuth({ credentials: opts.credentials, fetch: this.#fetch });
   }
@@ -109,7 +108,7 @@ export class RegistryClient {
       return undefined;
     }
     if (!res.ok) await this.#fail(res, `manifest ${repo}:${reference}`);
-    const bytes = await readLimited(res, MAX_MANIFEST, `manifest ${repo}:${reference}`);
+    const bytes = await readLimited(res, this.maxManifestBytes, `manifest ${repo}:${reference}`);
     const digest = sha256Digest(bytes);
     if (reference.startsWith('sha256:') && digest !== reference) throw new RegistryError(`manifest ${repo}@${reference}: the registry returned content whose digest is ${digest}`);
     const header = res.headers.get('docker-content-digest');
@@ -208,7 +207,7 @@ export class RegistryClient {
     const q = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : '';
     const res = await this.#request(repo, false, `/v2/${repo}/referrers/${digest}${q}`, { headers: { Accept: OCI_INDEX } });
     if (res.ok && (res.headers.get('content-type') ?? '').startsWith(OCI_INDEX)) {
-      const bytes = await readLimited(res, MAX_MANIFEST, `referrers of ${digest}`);
+      const bytes = await readLimited(res, this.maxManifestBytes, `referrers of ${digest}`);
       return { index: parseJson(bytes, `referrers of ${digest}`), api: true };
     }
     await res.body?.cancel().catch(() => {});

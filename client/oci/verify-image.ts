@@ -33,6 +33,8 @@ export interface VerifyImageOptions {
   credentials?: Credentials;
   insecure?: boolean;
   fetch?: typeof fetch;
+  /** Largest manifest read (RegistryClientOptions.maxManifestBytes). */
+  maxManifestBytes?: number;
   now?: () => number;
 }
 
@@ -123,7 +125,7 @@ export function noneVerified(kind: 'signatures' | 'attestations', failures: Cand
 
 export async function verifyImage(opts: VerifyImageOptions): Promise<VerifiedImage> {
   const ref = parseReference(opts.image);
-  const client = new RegistryClient({ registry: ref.registry, credentials: opts.credentials, insecure: opts.insecure, fetch: opts.fetch });
+  const client = new RegistryClient({ registry: ref.registry, credentials: opts.credentials, insecure: opts.insecure, fetch: opts.fetch, maxManifestBytes: opts.maxManifestBytes });
   const subject = await client.getManifest(ref.repository, ref.digest ?? ref.tag!);
   if (!subject) throw new ImageVerificationError('no-signatures', `image ${opts.image} not found`);
   const digest = subject.digest;

@@ -180,7 +180,7 @@ test('a credential helper that hangs or fails denies the image within the deadli
     t.is(hung, 1);
     const failed = (await w.admit(review('Pod', pod(podSpec(['localhost:1/x/y:v1']))))).json.response;
     t.false(failed.allowed);
-    t.regex(failed.status.message, /registry: docker-credential-broken exited with 1/);
+    t.regex(failed.status.message, /registry credentials: docker-credential-broken exited with 1/);
   } finally {
     await w.close();
   }
@@ -254,6 +254,77 @@ test('--mutate pins tags on UPDATE and on the ephemeral containers subresource t
     Object.assign(debug.request as object, { subResource: 'ephemeralcontainers' });
     const eph = (await w.admit(debug, '/mutate')).json.response;
     t.deepEqual(JSON.parse(Buffer.from(eph.patch, 'base64').toString()), [{ op: 'replace', path: '/spec/ephemeralContainers/0/image', value: `${registry.host}/hard/data@${digests.data}` }]);
+  } finally {
+    await w.close();
+  }
+});
+
+test('a credential helper that hangs for one registry does not hold the verification slots other registries need', async (t) => {
+  const w = await webhook({
+    policyText: `policies:\n${rule('**')}`,
+    deadlineMs: 1500,
+    limiter: new Limiter(2),
+    credentialsFor: async (host) => (host.startsWith('localhost') ? new Promise(() => {}) : undefined),
+  });
+  try {
+    let stuckAnswered = false;
+    const stuck = w.admit(review('Pod', pod(podSpec([`localhost:${port}/hard/a:v1`, `localhost:${port}/hard/b:v1`, `localhost:${port}/hard/c:v1`]))));
+    stuck.then(() => (stuckAnswered = true), () => {});
+    await new Promise((r) => setTimeout(r, 100));
+    const other = (await w.admit(review('Pod', pod(podSpec([img.good!]))))).json.response;
+    // Allowed, so verified before the deadline, while the three stuck images were still waiting.
+    t.true(other.allowed, JSON.stringify(other));
+    t.false(stuckAnswered, 'the other review did not wait for the stuck one');
+    const { json } = await stuck;
+    t.false(json.response.allowed);
+    t.regex(json.response.status.message, /deadline/);
+  } finally {
+    await w.close();
+  }
+});
+
+test('a registry document over the size limit is refused before it is read whole', async (t) => {
+  let served = 0;
+  const huge: typeof fetch = async (input, init) => {
+    const url = String(input instanceof Request ? input.url : input);
+    if (url.includes('/hard/huge/manifests/')) {
+      served++;
+      const body = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: {}, layers: Array.from({ length: 400_000 }, () => ({})) });
+      return new Response(body, { status: 200, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
+    }
+    return fetch(input, init);
+  };
+  const w = await webhook({ policyText: `policies:\n${rule('**')}`, fetch: huge });
+  try {
+    const r = (await w.admit(review('Pod', pod(podSpec([`${registry.host}/hard/huge:v1`]))))).json.response;
+    t.false(r.allowed);
+    t.regex(r.status.message, /1048576/);
+    t.is(served, 1);
+  } finally {
+    await w.close();
+  }
+});
+
+test('--mutate on UPDATE pins only the images the update changes, and never image volumes', async (t) => {
+  const w = await webhook({ policyText: `policies:\n${rule(`${registry.host}/**`)}` });
+  const before = pod({ ...podSpec([img.good!, img.data!]), volumes: [{ name: 'v', image: { reference: img.data } }] });
+  const update = (after: Record<string, unknown>) => {
+    const r = review('Pod', after, { operation: 'UPDATE' });
+    (r.request as Record<string, unknown>).oldObject = before;
+    return r;
+  };
+  try {
+    const labelOnly = (await w.admit(update(structuredClone(before)), '/mutate')).json.response;
+    t.true(labelOnly.allowed);
+    t.is(labelOnly.patch, undefined, 'nothing changed: nothing pinned (a new image would restart the container)');
+    const changed = structuredClone(before) as { spec: { containers: { image: string }[] } };
+    changed.spec.containers[1]!.image = img.good!;
+    const one = (await w.admit(update(changed), '/mutate')).json.response;
+    t.deepEqual(JSON.parse(Buffer.from(one.patch, 'base64').toString()), [{ op: 'replace', path: '/spec/containers/1/image', value: `${registry.host}/hard/good@${digests.good}` }]);
+    const debug = structuredClone(before) as Record<string, any>;
+    debug.spec.ephemeralContainers = [{ name: 'debug', image: img.good }];
+    const eph = (await w.admit(update(debug), '/mutate')).json.response;
+    t.deepEqual(JSON.parse(Buffer.from(eph.patch, 'base64').toString()), [{ op: 'replace', path: '/spec/ephemeralContainers/0/image', value: `${registry.host}/hard/good@${digests.good}` }]);
   } finally {
     await w.close();
   }

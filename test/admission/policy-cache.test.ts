@@ -3,6 +3,7 @@ import { findRule, narrow, parsePolicy, PolicyError } from '../../admission/poli
 import { podImages, podSpecOf } from '../../admission/pod-images.ts';
 import { VerdictCache } from '../../admission/verdict-cache.ts';
 import { cachedCredentials } from '../../admission/registry-credentials.ts';
+import { parseReference as parseReferenceSync, repositoryAliases as repositoryAliasesSync } from '../../client/oci/reference.ts';
 
 test('verdict cache: bounded (least recently used goes first) and entries expire after the TTL', (t) => {
   let now = 0;
@@ -84,4 +85,47 @@ test('registry credentials: one helper run per registry at a time and per TTL; a
   now = 1100;
   t.is((await lookup('a')).username, 'a');
   t.deepEqual(calls, ['a', 'b', 'a', 'a']);
+});
+
+test('repository aliases: every spelling of the same registry, the default port of the scheme in use only', (t) => {
+  const parseReference = parseReferenceSync;
+  const repositoryAliases = repositoryAliasesSync;
+  const names = (image: string, plainHttp = false) => {
+    const ref = parseReference(image);
+    return repositoryAliases(ref.registry, ref.repository, plainHttp);
+  };
+  t.deepEqual(names('LOCALHOST:05077/a:v1', true), ['localhost:5077/a']);
+  t.deepEqual(names('127.1:5000/a'), ['127.0.0.1:5000/a', '127.1:5000/a']);
+  t.true(names('[::ffff:7f00:1]:5077/a').includes('127.0.0.1:5077/a'), 'an IPv4-mapped IPv6 address is its IPv4 address');
+  t.deepEqual(names('Reg.Internal/app'), ['reg.internal/app', 'reg.internal:443/app'], 'HTTPS: the port-less name is :443, never :80');
+  t.deepEqual(names('reg.internal/app', true), ['reg.internal/app', 'reg.internal:80/app']);
+  t.deepEqual(names('reg.internal:0443/app'), ['reg.internal:443/app', 'reg.internal/app']);
+  // Docker Hub: one registry under all its names and cases, official images also by their short name.
+  for (const image of ['nginx', 'docker.io/nginx', 'Docker.IO/library/nginx', 'registry-1.docker.io:443/library/nginx:1.25', 'REGISTRY-1.DOCKER.IO/library/nginx', 'index.docker.io:443/nginx']) {
+    const n = names(image);
+    t.is(n[0], 'index.docker.io/library/nginx', image);
+    for (const alias of ['docker.io/nginx', 'docker.io/library/nginx', 'registry-1.docker.io/library/nginx', 'index.docker.io/nginx']) t.true(n.includes(alias), `${image}: ${alias}`);
+  }
+  t.false(names('myorg/app').includes('docker.io/app'), 'only library/ images have a short name');
+});
+
+test('rules see every spelling: a Hub image under a docker.io rule, a port-less HTTPS image under its :443 rule', (t) => {
+  const p = parsePolicy(`
+policies:
+  - images: ["reg.internal:80/**"]
+    identityRegexp: '.*'
+    issuerRegexp: '.*'
+  - images: ["reg.internal:443/**", "docker.io/**"]
+    identity: release@example.com
+    issuer: https://issuer.example.com
+unmatched: allow
+`);
+  const rule = (image: string, plainHttp = false) => {
+    const ref = parseReferenceSync(image);
+    return findRule(p, 'prod', repositoryAliasesSync(ref.registry, ref.repository, plainHttp));
+  };
+  t.is(rule('reg.internal/app:v1')?.policy.identity, 'release@example.com', 'spoken to over HTTPS: the :443 rule');
+  t.is(rule('REG.INTERNAL/app:v1')?.policy.identity, 'release@example.com');
+  t.is(rule('reg.internal/app:v1', true)?.policy.identityRegexp, '.*', 'over plain HTTP: the :80 rule');
+  for (const image of ['nginx', 'library/nginx:1', 'docker.io/library/nginx', 'registry-1.docker.io:443/library/nginx', 'myorg/app']) t.is(rule(image)?.policy.identity, 'release@example.com', image);
 });
