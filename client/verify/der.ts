@@ -59,32 +59,43 @@ export function checkDer(root: Block): void {
   const stack: Block[] = [root];
   while (stack.length > 0) {
     const block = stack.pop()!;
-    const len = block.lenBlock as unknown as LengthBlock;
-    const what = describe(block);
-    if (len.isIndefiniteForm) throw new Error(`${what}: indefinite length (BER, not DER)`);
-    if (len.longFormUsed && (len.length < 128 || len.blockLength - 1 !== lengthOctets(len.length))) throw new Error(`${what}: length not in its shortest form (BER, not DER)`);
-    const { tagClass, tagNumber, isConstructed } = block.idBlock;
-    if (tagClass === 1) {
-      if (isConstructed && tagNumber !== 16 && tagNumber !== 17) throw new Error(`${what}: constructed encoding of a primitive type (BER, not DER)`);
-      if (tagNumber === 1) {
-        const v = (block.valueBlock as unknown as { valueHexView: Uint8Array }).valueHexView;
-        if (v.length !== 1 || (v[0] !== 0 && v[0] !== 0xff)) throw new Error(`${what}: TRUE must be FF (BER, not DER)`);
-      }
-      if (tagNumber === 6 || tagNumber === 13) {
-        // An arc of several octets must not start with 80 (asn1js's own warning also fires for a lone 0 arc).
-        const arcs = (block.valueBlock as unknown as { value: { blockLength: number; valueHexView: Uint8Array }[] }).value;
-        if (arcs.some((a) => a.blockLength > 1 && a.valueHexView[0] === 0)) throw new Error(`${what}: an arc padded with 80 (BER, not DER)`);
-      }
-      if (tagNumber === 2 || tagNumber === 10) {
-        const v = (block.valueBlock as unknown as { valueHexView: Uint8Array }).valueHexView;
-        if (v.length === 0) throw new Error(`${what}: empty`);
-        if (v.length > 1 && ((v[0] === 0 && v[1]! < 0x80) || (v[0] === 0xff && v[1]! >= 0x80))) throw new Error(`${what}: not in its shortest form (BER, not DER)`);
-      }
-    }
-    if (isConstructed) {
+    const problem = derProblem(block);
+    if (problem) throw new Error(`${describe(block)}: ${problem} (BER, not DER)`);
+    if (block.idBlock.isConstructed) {
       const children = (block.valueBlock as { value?: Block[] }).value;
-      if (Array.isArray(children)) for (const c of children) stack.push(c);
+      if (Array.isArray(children)) for (let i = 0; i < children.length; i++) stack.push(children[i]!);
     }
+  }
+}
+
+/** What makes one element BER but not DER, if anything (its children are checked on their own). */
+function derProblem(block: Block): string | undefined {
+  const len = block.lenBlock as unknown as LengthBlock;
+  if (len.isIndefiniteForm) return 'indefinite length';
+  if (len.longFormUsed && (len.length < 128 || len.blockLength - 1 !== lengthOctets(len.length))) return 'length not in its shortest form';
+  const { tagClass, tagNumber, isConstructed } = block.idBlock;
+  if (tagClass !== 1) return undefined;
+  if (isConstructed) return tagNumber === 16 || tagNumber === 17 ? undefined : 'constructed encoding of a primitive type';
+  switch (tagNumber) {
+    case 1: {
+      const v = (block.valueBlock as unknown as { valueHexView: Uint8Array }).valueHexView;
+      return v.length === 1 && (v[0] === 0 || v[0] === 0xff) ? undefined : 'TRUE must be FF';
+    }
+    case 2:
+    case 10: {
+      const v = (block.valueBlock as unknown as { valueHexView: Uint8Array }).valueHexView;
+      if (v.length === 0) return 'an empty integer';
+      return v.length > 1 && ((v[0] === 0 && v[1]! < 0x80) || (v[0] === 0xff && v[1]! >= 0x80)) ? 'not in its shortest form' : undefined;
+    }
+    case 6:
+    case 13: {
+      // An arc of several octets must not start with 80 (asn1js's own warning also fires for a lone 0 arc).
+      const arcs = (block.valueBlock as unknown as { value: { blockLength: number; valueHexView: Uint8Array }[] }).value;
+      for (let i = 0; i < arcs.length; i++) if (arcs[i]!.blockLength > 1 && arcs[i]!.valueHexView[0] === 0) return 'an arc padded with 80';
+      return undefined;
+    }
+    default:
+      return undefined;
   }
 }
 
