@@ -1,14 +1,19 @@
 import { Frontier } from '../log/merkle/frontier.ts';
 import { leafHash } from '../log/merkle/hash.ts';
 import { verifyConsistency } from '../log/merkle/verify.ts';
-import { AuditFailure, AuditUnavailable } from './log-audit-errors.ts';
+import { createHash } from 'node:crypto';
+import { AuditFailure } from './log-audit-errors.ts';
+import { readJson, type Read } from './log-audit-http.ts';
 
 /** One tree of `log audit`: every entry from the tiles, its root, and the consistency with the saved checkpoint. */
 const TILE = 256;
 
 export interface TreeHead { size: number; rootHash: Buffer }
 
-type Get = (url: string) => Promise<Response>;
+/** The root of the empty tree (RFC 6962 2.1): what a saved checkpoint of size 0 must hold. */
+const EMPTY_ROOT = createHash('sha256').digest();
+/** An entry bundle: per entry a 2-byte length and at most 65,535 bytes (C2SP tlog-tiles). */
+const MAX_ENTRY = 2 + 0xffff;
 
 export function progressLine(done: number, total: number, started: number): string {
   const seconds = (performance.now() - started) / 1000;
@@ -23,15 +28,16 @@ export function progressLine(done: number, total: number, started: number): stri
  * rebuilt from every leaf with an RFC 6962 frontier, and the saved root is recomputed from the entries AND checked
  * with the server's consistency proof.
  */
-export async function auditTree(proofUrl: string, tiles: string, head: TreeHead, saved: TreeHead | undefined, get: Get, progress: (line: string) => void): Promise<void> {
+export async function auditTree(proofUrl: string, tiles: string, head: TreeHead, saved: TreeHead | undefined, read: Read, progress: (line: string) => void): Promise<void> {
   if (saved && saved.size > head.size) throw new AuditFailure(`the log shrank: saved checkpoint has ${saved.size} entries, the log now ${head.size}`);
+  if (saved && saved.size === 0 && !saved.rootHash.equals(EMPTY_ROOT)) throw new AuditFailure('the saved checkpoint of 0 entries does not hold the root of the empty tree');
   const frontier = new Frontier(0, []);
   const started = performance.now();
   let lastReport = started;
   for (let tile = 0; tile * TILE < head.size; tile++) {
     const width = Math.min(TILE, head.size - tile * TILE);
     const suffix = `${encodeIndex(tile)}${width < TILE ? `.p/${width}` : ''}`;
-    const [leafHashes, entries] = await Promise.all([bytes(`${tiles}/tile/0/${suffix}`, get), bytes(`${tiles}/tile/entries/${suffix}`, get)]);
+    const [leafHashes, entries] = await Promise.all([read(`${tiles}/tile/0/${suffix}`, width * 32), read(`${tiles}/tile/entries/${suffix}`, width * MAX_ENTRY)]);
     if (leafHashes.length !== width * 32) throw new AuditFailure(`hash tile ${tile} has ${leafHashes.length} bytes, expected ${width * 32}`);
     let offset = 0;
     for (let i = 0; i < width; i++) {
@@ -56,30 +62,16 @@ export async function auditTree(proofUrl: string, tiles: string, head: TreeHead,
     }
   }
   if (!frontier.root().equals(head.rootHash)) throw new AuditFailure(`the root of all ${head.size} entries is not the checkpoint's root`);
-  if (saved && saved.size < head.size) {
+  // Every tree extends the empty one: a saved size of 0 (its root checked above) needs no proof.
+  if (saved && saved.size > 0 && saved.size < head.size) {
     const url = `${proofUrl}firstSize=${saved.size}&lastSize=${head.size}`;
-    let proof: { hashes?: unknown };
-    try {
-      proof = await (await get(url)).json() as { hashes?: unknown };
-    } catch (e) {
-      if (!(e instanceof SyntaxError)) throw e;
-      throw new AuditFailure(`the log's consistency proof from ${saved.size} to ${head.size} (${url}) is not JSON`);
-    }
+    const proof = await readJson(read, url, (m) => new AuditFailure(`the log's consistency proof from ${saved.size} to ${head.size}: ${m}`), { known: true }) as { hashes?: unknown };
     const hashes = (Array.isArray(proof?.hashes) ? proof.hashes : []).map((h) => Buffer.from(String(h), 'hex'));
     if (!verifyConsistency(saved.size, head.size, hashes, saved.rootHash, head.rootHash)) {
       throw new AuditFailure(`the log's consistency proof from ${saved.size} to ${head.size} does not verify`);
     }
   }
   progress(progressLine(frontier.size, head.size, started));
-}
-
-async function bytes(url: string, get: Get): Promise<Buffer> {
-  const res = await get(url);
-  try {
-    return Buffer.from(await res.arrayBuffer());
-  } catch (e) {
-    throw new AuditUnavailable(`${url}: the answer was cut (${(e as Error).message})`);
-  }
 }
 
 function encodeIndex(n: number): string {

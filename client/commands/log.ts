@@ -49,7 +49,12 @@ Nothing is saved unless the audit passed.`)
         if (e instanceof AuditFailure) process.stderr.write(`Audit FAILED: ${e.message}\n`);
         else if (e instanceof AuditInputError) return usage('audit', e.message);
         else if (e instanceof AuditUnavailable) process.stderr.write(`Error: could not audit: ${e.message}\n`);
-        else throw e;
+        else {
+          // not one of the three: a fault here, never "the log is bad" (1) nor OK
+          process.stderr.write(`Error: could not audit: ${(e as Error)?.stack ?? String(e)}\n`);
+          process.exitCode = 3;
+          return;
+        }
         process.exitCode = e.exitCode;
       }
     });

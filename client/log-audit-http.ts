@@ -1,0 +1,114 @@
+/**
+ * How `log audit` reads a log it does not trust: every answer is bounded in time and in size before it is used.
+ * The timer is held until the body is read (an `AbortSignal.timeout` that nothing references can be collected
+ * with its timer, and a stalled body then hangs for ever), bodies are read as streams and cut at a limit known
+ * in advance (a hash tile is exactly its width x 32 bytes), and compression is refused rather than inflated
+ * (a 1 MB gzip answer can hold 1 GiB of zeros).
+ */
+import { Agent, fetch as undiciFetch } from 'undici';
+import { AuditFailure, AuditInputError, AuditUnavailable } from './log-audit-errors.ts';
+import { fetchCause } from './log-http.ts';
+
+export const TIMEOUT_MS = 60_000;
+/** Checkpoints (log/checkpoint.ts MAX_NOTE_LENGTH) and the small JSON answers (log info, proofs). */
+export const MAX_SMALL = 1 << 20;
+const NOT_A_LOG = 'is the URL the base URL of a Sigstack log, as `sigstack serve` prints it?';
+
+export interface ReadOptions {
+  /** The first requests made: a 404 there means the URL is not a Sigstack log, unless this log was audited before. */
+  discovery?: boolean;
+  /** A checkpoint of this log was saved: the URL is a log, so a refusal is the log's doing, not the caller's. */
+  known?: boolean;
+}
+
+export type Read = (url: string, max: number, opts?: ReadOptions) => Promise<Buffer>;
+
+/**
+ * A reader with its own connection pool, closed by `close()`: undici keeps the socket of an aborted request open
+ * until the server answers, so a log that stalls a body would otherwise keep the process alive after the audit.
+ */
+export function createReader(timeoutMs = TIMEOUT_MS): { read: Read; close(): Promise<void> } {
+  const pool = new Agent({ connect: { timeout: timeoutMs } });
+  return {
+    read: (url, max, opts) => readWith(pool, timeoutMs, url, max, opts),
+    close: () => pool.destroy().catch(() => undefined),
+  };
+}
+
+class Timeout extends Error {}
+
+/**
+ * One read, raced against its own timer. The race is what bounds it: undici holds a fetch's abort signal only
+ * weakly, so after a garbage collection aborting it no longer ends a stalled body (seen here: a 2 s timeout
+ * fired, a 10 s one never did). The request left behind is closed with the reader's pool.
+ */
+async function readWith(pool: Agent, timeoutMs: number, url: string, max: number, opts: ReadOptions = {}): Promise<Buffer> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      reject(new Timeout());
+      controller.abort(new Error('timeout'));
+    }, timeoutMs);
+  });
+  let stage = 'cannot reach';
+  try {
+    return await Promise.race([readBody(pool, controller, url, max, opts, (s) => (stage = s)), deadline]);
+  } catch (e) {
+    if (!(e instanceof Timeout)) throw e;
+    throw new AuditUnavailable(stage === 'cannot reach' ? `cannot reach ${url} (no answer within ${timeoutMs / 1000} s)` : `${url}: the answer was cut (not read within ${timeoutMs / 1000} s)`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function readBody(pool: Agent, controller: AbortController, url: string, max: number, opts: ReadOptions, at: (stage: string) => void): Promise<Buffer> {
+  let res: Response;
+  try {
+    res = await undiciFetch(url, { redirect: 'error', signal: controller.signal, headers: { 'Accept-Encoding': 'identity' }, dispatcher: pool }) as unknown as Response;
+  } catch (e) {
+    throw new AuditUnavailable(`cannot reach ${url} (${fetchCause(e, TIMEOUT_MS)})`);
+  }
+  at('body');
+  if (!res.ok) {
+    await res.body?.cancel().catch(() => undefined);
+    if (opts.discovery && !opts.known && (res.status === 404 || res.status === 405)) throw new AuditInputError(`${url} said ${res.status}: ${NOT_A_LOG}`);
+    throw new AuditUnavailable(`${url} said ${res.status}`);
+  }
+  const encoding = res.headers.get('content-encoding');
+  if (encoding !== null && encoding.trim().toLowerCase() !== 'identity') {
+    await res.body?.cancel().catch(() => undefined);
+    throw new AuditFailure(`${url} answered compressed (Content-Encoding: ${encoding.slice(0, 40)}) though identity was asked for`);
+  }
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (declared > max) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new AuditFailure(`${url} answered ${declared} bytes, more than the ${max} its request allows`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of res.body ?? []) {
+      size += chunk.length;
+      if (size > max) {
+        controller.abort(new Error('too long'));
+        throw new AuditFailure(`${url} answered more than the ${max} bytes its request allows`);
+      }
+      chunks.push(Buffer.from(chunk));
+    }
+  } catch (e) {
+    if (e instanceof AuditFailure) throw e;
+    throw new AuditUnavailable(`${url}: the answer was cut (${fetchCause(e, TIMEOUT_MS)})`);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** A small JSON answer; `bad` words the error when it is not JSON (an AuditFailure or AuditInputError by context). */
+export async function readJson(readFn: Read, url: string, bad: (message: string) => Error, opts?: ReadOptions): Promise<unknown> {
+  const body = await readFn(url, MAX_SMALL, opts);
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    throw bad(`${url} did not answer JSON`);
+  }
+}
