@@ -37,6 +37,8 @@ export interface OidcKeyCacheOptions {
 }
 
 const MAX_REDIRECTS = 3;
+const MAX_CONCURRENT_FETCHES = 32;
+const FAILURE_TTL_MS = 30_000;
 
 /** Per-issuer sources: a static JWKS (no network at all) or a private TLS CA for the issuer's HTTPS. */
 export interface IssuerKeySource {
@@ -61,6 +63,8 @@ export class OidcKeyCache {
   private readonly maxIssuers: number;
   private readonly cache = new Map<string, IssuerKeys>();
   private readonly inFlight = new Map<string, Promise<IssuerKeys>>();
+  /** Issuers whose last fetch failed, and why (least recent first). */
+  private readonly failures = new Map<string, { at: number; error: unknown }>();
   /** One TLS agent per private CA bundle, reused across fetches. */
   private readonly agents = new Map<string, Agent>();
 
@@ -86,8 +90,14 @@ export class OidcKeyCache {
     return this.load(issuerUrl, source);
   }
 
+  /**
+   * Keyed by the configured JWKS itself, not by the token's `iss`: a meta issuer matches any number of issuer URLs,
+   * and each forged one would otherwise add an entry, before any signature was checked.
+   */
+  private readonly staticCache = new WeakMap<JSONWebKeySet, IssuerKeys>();
+
   private staticKeys(issuerUrl: string, jwks: JSONWebKeySet): IssuerKeys {
-    const cached = this.cache.get(issuerUrl);
+    const cached = this.staticCache.get(jwks);
     if (cached) return cached;
     let keys: IssuerKeys['keys'];
     try {
@@ -96,7 +106,7 @@ export class OidcKeyCache {
       throw new UnavailableError(`static JWKS of ${issuerUrl} is invalid: ${(err as Error).message}`);
     }
     const entry: IssuerKeys = { keys, algorithms: staticAlgorithms(jwks), fetchedAt: this.clock() };
-    this.cache.set(issuerUrl, entry);
+    this.staticCache.set(jwks, entry);
     return entry;
   }
 
@@ -112,12 +122,29 @@ export class OidcKeyCache {
     return this.load(issuerUrl, source);
   }
 
+  /**
+   * One fetch per issuer at a time, at most MAX_CONCURRENT_FETCHES issuers at once (a meta issuer pattern lets any
+   * unsigned token name a new issuer host: beyond the cap it is a 503, not another outbound connection), and a
+   * failure is remembered for FAILURE_TTL_MS, so a token naming an issuer that does not answer costs one fetch.
+   */
   private load(issuerUrl: string, source: IssuerKeySource): Promise<IssuerKeys> {
     let pending = this.inFlight.get(issuerUrl);
-    if (!pending) {
-      pending = this.fetchKeys(issuerUrl, source).finally(() => this.inFlight.delete(issuerUrl));
-      this.inFlight.set(issuerUrl, pending);
-    }
+    if (pending) return pending;
+    const failed = this.failures.get(issuerUrl);
+    if (failed && this.clock() - failed.at < FAILURE_TTL_MS) return Promise.reject(failed.error);
+    if (this.inFlight.size >= MAX_CONCURRENT_FETCHES) return Promise.reject(new UnavailableError(`too many OIDC issuers are being fetched at once; try ${issuerUrl} again shortly`));
+    pending = this.fetchKeys(issuerUrl, source)
+      .then((keys) => {
+        this.failures.delete(issuerUrl);
+        return keys;
+      }, (error: unknown) => {
+        this.failures.delete(issuerUrl);
+        this.failures.set(issuerUrl, { at: this.clock(), error });
+        while (this.failures.size > this.maxIssuers) this.failures.delete(this.failures.keys().next().value!);
+        throw error;
+      })
+      .finally(() => this.inFlight.delete(issuerUrl));
+    this.inFlight.set(issuerUrl, pending);
     return pending;
   }
 

@@ -63,6 +63,19 @@ export function unverifiedIssuer(token: string): string {
   return (claims as { iss: string }).iss;
 }
 
+/** jwtVerify with each candidate key of a JWKSMultipleMatchingKeys error until one verifies. */
+async function firstVerifying(token: string, candidates: joseErrors.JWKSMultipleMatchingKeys, options: Parameters<typeof jwtVerify>[2]): Promise<JWTPayload> {
+  for await (const key of candidates as unknown as AsyncIterable<Parameters<typeof jwtVerify>[1]>) {
+    try {
+      return (await jwtVerify(token, key as never, options)).payload;
+    } catch (err) {
+      if (err instanceof joseErrors.JWSSignatureVerificationFailed) continue;
+      throw err;
+    }
+  }
+  throw new joseErrors.JWSSignatureVerificationFailed();
+}
+
 export class TokenVerifier {
   private readonly keys: OidcKeyCache;
   private readonly clock: () => number;
@@ -108,15 +121,26 @@ export class TokenVerifier {
 
   private async check(token: string, settings: IssuerSettings, keys: IssuerKeys): Promise<JWTPayload> {
     const now = this.clock();
-    const { payload } = await jwtVerify(token, keys.keys, {
+    const options = {
       algorithms: keys.algorithms,
       issuer: settings.issuerUrl,
       audience: settings.clientId,
       // jose applies one tolerance to both nbf and exp; exp gets its own, stricter check below.
       clockTolerance: this.nbfLeeway,
       currentDate: new Date(now),
-    });
+    };
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, keys.keys, options));
+    } catch (err) {
+      // A token without `kid` (or a JWKS repeating one) can match several keys, as during an issuer's key
+      // rotation: try each, as go-oidc does, instead of refusing the token.
+      if (!(err instanceof joseErrors.JWKSMultipleMatchingKeys)) throw err;
+      payload = await firstVerifying(token, err, options);
+    }
     if (typeof payload.exp !== 'number') throw invalid('missing exp claim');
+    // go-oidc reads exp as an int64: 1e300 overflows to the past there. Here a value no clock reaches is refused.
+    if (!Number.isSafeInteger(Math.floor(payload.exp))) throw invalid('exp claim is out of range');
     if (payload.exp * 1000 < now - this.expLeeway * 1000) throw invalid('token has expired');
     const bad = illFormedString(payload);
     if (bad !== undefined) throw invalid(`claim ${bad.slice(0, 200)} is not valid Unicode (it holds a lone surrogate)`);

@@ -76,8 +76,24 @@ test('uri principal: sub must have the SubjectDomain scheme and host', (t) => {
   refuses(t, token(s, { sub: 'https://evil.example.com/alice' }), /must match expected domain/);
   refuses(t, token(s, { sub: 'http://users.example.com/alice' }), /scheme/);
   refuses(t, token(s, { sub: 'alice@users.example.com' }), /should not be an email/);
-  refuses(t, token(s, { sub: 'alice' }), /not a valid URI/);
+  refuses(t, token(s, { sub: 'alice' }), /no \/\/host authority/);
   refuses(t, token(s, {}), /missing sub/);
+});
+
+test('uri principal: the host is read as Go reads it, never as a lenient parser could read another host in it', (t) => {
+  const s = settings('uri', { SubjectDomain: 'https://users.example.com' });
+  t.is(principalFromToken(token(s, { sub: 'https://users.example.com:8443/x?y=1#z' })).name, 'https://users.example.com:8443/x?y=1#z');
+  // WHATWG URL sees host users.example.com in each; Python's urlsplit sees evil.com in the first; Go refuses most.
+  const cases: [string, RegExp][] = [
+    ['https://users.example.com\\@evil.com/x', /characters a URI may not/],
+    ['https://users.example.com\\.evil.com/', /characters a URI may not/],
+    ['https://users.example.com/x y', /characters a URI may not/],
+    ['https:users.example.com/x', /no \/\/host authority/],
+    ['https://EVIL@users.example.com/', /no user info/],
+    ['https://%75sers.example.com/', /no user info, no percent-encoding/],
+    ['https://users.example.com./', /must match expected domain/],
+  ];
+  for (const [sub, message] of cases) refuses(t, token(s, { sub }), message);
 });
 
 test('username principal: OtherName sub!SubjectDomain, no ! and no email in the name', (t) => {
