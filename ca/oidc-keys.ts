@@ -53,8 +53,19 @@ function staticAlgorithms(jwks: JSONWebKeySet): string[] {
   return declared.length > 0 ? allowed : [...ASYMMETRIC_ALGORITHMS];
 }
 
+/** `work`, or `timeout()` once `ms` have passed: a strong timer bounds the fetch whatever its signal does. */
+function withDeadline<T>(work: Promise<T>, ms: number, timeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(timeout()), ms);
+  });
+  work.catch(() => undefined); // settled later, after the deadline won: not an unhandled rejection
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
 export class OidcKeyCache {
   private readonly fetchFn: typeof fetch;
+  private readonly customFetch: boolean;
   private readonly clock: () => number;
   private readonly timeoutMs: number;
   private readonly maxAgeMs: number;
@@ -70,6 +81,7 @@ export class OidcKeyCache {
 
   constructor(opts: OidcKeyCacheOptions = {}) {
     this.fetchFn = opts.fetch ?? fetch;
+    this.customFetch = opts.fetch !== undefined;
     this.clock = opts.clock ?? Date.now;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.maxAgeMs = opts.maxAgeMs ?? 10 * 60_000;
@@ -133,7 +145,7 @@ export class OidcKeyCache {
     const failed = this.failures.get(issuerUrl);
     if (failed && this.clock() - failed.at < FAILURE_TTL_MS) return Promise.reject(failed.error);
     if (this.inFlight.size >= MAX_CONCURRENT_FETCHES) return Promise.reject(new UnavailableError(`too many OIDC issuers are being fetched at once; try ${issuerUrl} again shortly`));
-    pending = this.fetchKeys(issuerUrl, source)
+    pending = withDeadline(this.fetchKeys(issuerUrl, source), 3 * this.timeoutMs, () => new UnavailableError(`OIDC issuer ${issuerUrl} did not answer within ${(3 * this.timeoutMs) / 1000} s`))
       .then((keys) => {
         this.failures.delete(issuerUrl);
         return keys;
@@ -178,11 +190,15 @@ export class OidcKeyCache {
    * global fetch cannot take one per request); otherwise through the configured fetch.
    */
   private fetchFor(caCertPem: string | undefined): (url: URL, init: RequestInit) => Promise<Response> {
-    if (!caCertPem) return (url, init) => this.fetchFn(url, init);
-    let agent = this.agents.get(caCertPem);
+    if (this.customFetch && !caCertPem) return (url, init) => this.fetchFn(url, init);
+    const agentKey = caCertPem ?? '';
+    let agent = this.agents.get(agentKey);
     if (!agent) {
-      agent = new Agent({ connect: { ca: caCertPem } });
-      this.agents.set(caCertPem, agent);
+      // undici's own header and body timers: they close a stalled socket whatever happens to the fetch's abort
+      // signal (which undici holds only weakly, so after a garbage collection it may no longer end a body).
+      const timeouts = { headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs };
+      agent = new Agent({ ...timeouts, connect: caCertPem ? { ca: caCertPem, timeout: this.timeoutMs } : { timeout: this.timeoutMs } });
+      this.agents.set(agentKey, agent);
     }
     const dispatcher = agent;
     return (url, init) => undiciFetch(url, { ...(init as object), dispatcher }) as unknown as Promise<Response>;

@@ -62,3 +62,24 @@ test('a token without kid verifies when the issuer publishes several keys (each 
   await t.throwsAsync(verifier.verify(await mint(stranger.privateKey, inAMinute)), { message: /signature verification failed/ });
   await t.throwsAsync(verifier.verify(await mint(pairs[0]!.privateKey, 1e300)), { message: /exp claim is out of range/ });
 });
+
+test('an issuer that stalls its JWKS mid-body is given up within the deadline, and its fetch slot is freed', async (t) => {
+  const { createServer } = await import('node:http');
+  const server = createServer((req, res) => {
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    if (req.url === '/.well-known/openid-configuration') return void res.end(JSON.stringify({ issuer: base, jwks_uri: `${base}/jwks` }));
+    res.writeHead(200, { 'content-type': 'application/json' }).write('{"keys":[');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const issuer = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  try {
+    const cache = new OidcKeyCache({ timeoutMs: 300 });
+    const started = Date.now();
+    await t.throwsAsync(cache.get(issuer), { instanceOf: UnavailableError });
+    t.true(Date.now() - started < 3000, `gave up after ${Date.now() - started} ms`);
+    t.is((cache as unknown as { inFlight: Map<string, unknown> }).inFlight.size, 0);
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+});
