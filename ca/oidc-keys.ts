@@ -194,8 +194,8 @@ export class OidcKeyCache {
     const agentKey = caCertPem ?? '';
     let agent = this.agents.get(agentKey);
     if (!agent) {
-      // undici's own header and body timers: they close a stalled socket whatever happens to the fetch's abort
-      // signal (which undici holds only weakly, so after a garbage collection it may no longer end a body).
+      // undici's own header and body timers close a stalled socket even if the abort signal does not end the
+      // body (log audit saw one case it did not, cause unknown); load() also races each fetch against a timer.
       const timeouts = { headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs };
       agent = new Agent({ ...timeouts, connect: caCertPem ? { ca: caCertPem, timeout: this.timeoutMs } : { timeout: this.timeoutMs } });
       this.agents.set(agentKey, agent);

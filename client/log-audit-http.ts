@@ -1,9 +1,8 @@
 /**
  * How `log audit` reads a log it does not trust: every answer is bounded in time and in size before it is used.
- * The timer is held until the body is read (an `AbortSignal.timeout` that nothing references can be collected
- * with its timer, and a stalled body then hangs for ever), bodies are read as streams and cut at a limit known
- * in advance (a hash tile is exactly its width x 32 bytes), and compression is refused rather than inflated
- * (a 1 MB gzip answer can hold 1 GiB of zeros).
+ * Each read (headers and body) is raced against its own timer, bodies are read as streams and cut at a limit
+ * known in advance (a hash tile is exactly its width x 32 bytes), and compression is refused rather than
+ * inflated (a 1 MB gzip answer can hold 1 GiB of zeros).
  */
 import { Agent, fetch as undiciFetch } from 'undici';
 import { AuditFailure, AuditInputError, AuditUnavailable } from './log-audit-errors.ts';
@@ -38,9 +37,10 @@ export function createReader(timeoutMs = TIMEOUT_MS): { read: Read; close(): Pro
 class Timeout extends Error {}
 
 /**
- * One read, raced against its own timer. The race is what bounds it: undici holds a fetch's abort signal only
- * weakly, so after a garbage collection aborting it no longer ends a stalled body (seen here: a 2 s timeout
- * fired, a 10 s one never did). The request left behind is closed with the reader's pool.
+ * One read, raced against its own timer. The race is what bounds it, not the abort signal: against a reviewer's
+ * log that stalled a body mid-answer, aborting the controller after 10 s did not end the read (after 2 s it did),
+ * and the cause was not found (the same fetch in isolation, even under forced garbage collection, aborts on
+ * time). The request left behind is closed with the reader's pool.
  */
 async function readWith(pool: Agent, timeoutMs: number, url: string, max: number, opts: ReadOptions = {}): Promise<Buffer> {
   const controller = new AbortController();
