@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { JSONWebKeySet } from 'jose';
 import { parseDocument } from 'yaml';
+import { parseJsonText } from '../core/json-text.ts';
 import { parseCiIssuerMetadata, type CiIssuerMetadata } from './ci-metadata.ts';
 import { parseClaimPolicy, type ClaimRule } from './claim-policy.ts';
 import { canonicalKeys, checkAllowedDomain, checkHttpUrl, isRecord, optionalString, requiredString, yamlLineOf } from './config-fields.ts';
@@ -110,7 +111,7 @@ function loadJwks(path: string, opts: ParseIssuerConfigOptions, where: string): 
   if (!opts.readFile) throw new Error(`${where}: JWKSFile cannot be used here`);
   let doc: unknown;
   try {
-    doc = JSON.parse(opts.readFile(path));
+    doc = parseJsonText(opts.readFile(path));
   } catch (err) {
     throw new Error(`${where}: JWKSFile ${path}: ${(err as Error).message}`);
   }
@@ -233,7 +234,8 @@ export function parseIssuerConfig(text: string, sourceName: string, options: Par
       if (first) throw new Error(`line ${first.linePos?.[0]?.line ?? '?'}: ${first.message.split('\n')[0]}`);
       doc = yamlDoc.toJS({ maxAliasCount: 1000 });
     } else {
-      doc = JSON.parse(text);
+      // duplicate keys refused, as YAML's uniqueKeys does: JSON.parse would keep the last one silently
+      doc = parseJsonText(text);
     }
   } catch (err) {
     throw new Error(`${sourceName}: not valid JSON or YAML: ${(err as Error).message}`);

@@ -83,3 +83,11 @@ test('an issuer that stalls its JWKS mid-body is given up within the deadline, a
     server.close();
   }
 });
+
+test('an issuer file or JWKS file with a duplicate key is refused, as YAML already refuses one', (t) => {
+  const entry = (id: string) => `{"IssuerURL":"https://a.example.com","ClientID":"${id}","Type":"email"}`;
+  t.throws(() => parseIssuerConfig(`{"OIDCIssuers":{"https://a.example.com":${entry('one')},"https://a.example.com":${entry('two')}}}`, 'f.json'), { message: /f\.json: not valid JSON or YAML: an object has the same member name twice/ });
+  t.notThrows(() => parseIssuerConfig(`{"OIDCIssuers":{"https://a.example.com":${entry('one')}}}`, 'f.json'));
+  const jwksFile = `{"OIDCIssuers":{"https://a.example.com":{"IssuerURL":"https://a.example.com","ClientID":"x","Type":"email","JWKSFile":"k.json"}}}`;
+  t.throws(() => parseIssuerConfig(jwksFile, 'f.json', { readFile: () => '{"keys":[],"keys":[{"kty":"EC"}]}' }), { message: /same member name twice/ });
+});
