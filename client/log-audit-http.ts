@@ -5,6 +5,7 @@
  * inflated (a 1 MB gzip answer can hold 1 GiB of zeros).
  */
 import { Agent, fetch as undiciFetch } from 'undici';
+import { readCapped } from '../core/read-capped.ts';
 import { AuditFailure, AuditInputError, AuditUnavailable } from './log-audit-errors.ts';
 import { fetchCause } from './log-http.ts';
 
@@ -80,27 +81,13 @@ async function readBody(pool: Agent, controller: AbortController, url: string, m
     await res.body?.cancel().catch(() => undefined);
     throw new AuditFailure(`${url} answered compressed (Content-Encoding: ${encoding.slice(0, 40)}) though identity was asked for`);
   }
-  const declared = Number(res.headers.get('content-length') ?? NaN);
-  if (declared > max) {
-    await res.body?.cancel().catch(() => undefined);
-    throw new AuditFailure(`${url} answered ${declared} bytes, more than the ${max} its request allows`);
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of res.body ?? []) {
-      size += chunk.length;
-      if (size > max) {
-        controller.abort(new Error('too long'));
-        throw new AuditFailure(`${url} answered more than the ${max} bytes its request allows`);
-      }
-      chunks.push(Buffer.from(chunk));
-    }
-  } catch (e) {
-    if (e instanceof AuditFailure) throw e;
-    throw new AuditUnavailable(`${url}: the answer was cut (${fetchCause(e, TIMEOUT_MS)})`);
-  }
-  return Buffer.concat(chunks);
+  return readCapped(res, max, {
+    tooLarge: (declared) => {
+      controller.abort(new Error('too long'));
+      return new AuditFailure(declared !== undefined ? `${url} answered ${declared} bytes, more than the ${max} its request allows` : `${url} answered more than the ${max} bytes its request allows`);
+    },
+    cut: (e) => new AuditUnavailable(`${url}: the answer was cut (${fetchCause(e, TIMEOUT_MS)})`),
+  });
 }
 
 /** A small JSON answer; `bad` words the error when it is not JSON (an AuditFailure or AuditInputError by context). */

@@ -3,7 +3,7 @@ import { accessSync, constants, existsSync, readFileSync, renameSync, statSync, 
 import { dirname, resolve } from 'node:path';
 import { parseCheckpointBody, parseSignedNote, verifyCheckpoint } from '../log/checkpoint.ts';
 import { auditTree, type TreeHead } from './log-audit-tree.ts';
-import { AuditFailure, AuditInputError, AuditUnavailable } from './log-audit-errors.ts';
+import { AuditFailure, AuditInputError } from './log-audit-errors.ts';
 import { logBaseUrl } from './log-http.ts';
 import { createReader, MAX_SMALL, readJson, type Read, type ReadOptions } from './log-audit-http.ts';
 

@@ -8,6 +8,7 @@
  * credentials themselves. Tokens are kept per scope for the life of the client.
  */
 import type { Credentials } from './credentials.ts';
+import { readCapped } from '../../core/read-capped.ts';
 
 export class RegistryError extends Error {
   constructor(message: string, readonly status?: number) {
@@ -26,33 +27,11 @@ export function requestFailure(e: unknown): string {
 }
 
 export async function readLimited(res: Response, max: number, what: string): Promise<Buffer> {
-  const declared = res.headers.get('content-length');
-  if (declared !== null && Number(declared) > max) {
-    await res.body?.cancel().catch(() => {});
-    throw new RegistryError(`${what}: ${declared} bytes is more than the limit of ${max}`);
-  }
-  if (!res.body) return Buffer.alloc(0);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const reader = res.body.getReader();
-  for (;;) {
-    let chunk: ReadableStreamReadResult<Uint8Array>;
-    try {
-      chunk = await reader.read();
-    } catch (e) {
-      // The request's timeout signal also ends a body that stops arriving.
-      throw new RegistryError(`${what}: the registry stopped answering (${requestFailure(e)})`);
-    }
-    const { done, value } = chunk;
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => {});
-      throw new RegistryError(`${what}: more than the limit of ${max} bytes`);
-    }
-    chunks.push(Buffer.from(value));
-  }
-  return Buffer.concat(chunks);
+  return readCapped(res, max, {
+    tooLarge: (declared) => new RegistryError(declared !== undefined ? `${what}: ${declared} bytes is more than the limit of ${max}` : `${what}: more than the limit of ${max} bytes`),
+    // The request's timeout signal also ends a body that stops arriving.
+    cut: (e) => new RegistryError(`${what}: the registry stopped answering (${requestFailure(e)})`),
+  });
 }
 
 interface Challenge {
