@@ -23,7 +23,7 @@ function fail(message: string): never {
 function findIssuers(leaf: LeafState, trust: TrustMaterial): NonNullable<LeafState['issuers']> {
   if (leaf.issuers) return leaf.issuers;
   const { cert } = leaf;
-  let eku: string[];
+  let eku: readonly string[];
   let ku: number | undefined;
   let ca: boolean;
   let akid: Buffer | undefined;

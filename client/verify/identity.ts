@@ -10,6 +10,7 @@ import { id_ce_subjectAltName } from '@peculiar/asn1-x509';
 import { VerificationError } from '../../core/errors.ts';
 import { explicit, isContext, oid, parseDer, primitiveContents, sequence, utf8String, type Block } from './der.ts';
 import type { CertificateIdentity, LeafState } from './leaf.ts';
+import { memoizeByBytes } from './cache.ts';
 
 const OID_ISSUER_V1 = '1.3.6.1.4.1.57264.1.1';
 const OID_ISSUER_V2 = '1.3.6.1.4.1.57264.1.8';
@@ -55,10 +56,8 @@ export function compilePolicy(policy: Policy): CompiledPolicy {
   return { identity: matcher(policy.identity, policy.identityRegexp, 'identity'), issuer: matcher(policy.issuer, policy.issuerRegexp, 'issuer') };
 }
 
-/** A DER UTF8String on its own (the value of extension .1.8). */
-function utf8(der: Buffer): string {
-  return utf8String(parseDer(der, true), 'UTF8String');
-}
+/** A DER UTF8String on its own (the value of extension .1.8); one issuer signs many certificates. */
+const utf8 = memoizeByBytes((der: Buffer): string => utf8String(parseDer(der, true), 'UTF8String'));
 
 /** GeneralName [1] rfc822Name and [6] uniformResourceIdentifier: IA5String, IMPLICIT. */
 function ia5(name: Block): string {
@@ -77,9 +76,14 @@ function otherName(name: Block): { typeId: string; value: Block } {
 function san(leaf: LeafState): Pick<CertificateIdentity, 'san' | 'sanType'> {
   const ext = leaf.cert.extensions.get(id_ce_subjectAltName);
   if (!ext) throw new VerificationError('IDENTITY', 'the signing certificate has no subject alternative name');
+  return readSan(ext.value);
+}
+
+/** The one name of a SubjectAltName value; a signer's identity recurs in all its certificates. */
+const readSan = memoizeByBytes((value: Buffer): Pick<CertificateIdentity, 'san' | 'sanType'> => {
   let names: Block[];
   try {
-    names = sequence(parseDer(ext.value, true), 'subjectAltName');
+    names = sequence(parseDer(value, true), 'subjectAltName');
     if (names.some((n) => n.idBlock.tagClass !== 3)) throw new Error('not a GeneralName');
   } catch {
     throw new VerificationError('IDENTITY', 'the subject alternative name extension is malformed');
@@ -109,7 +113,7 @@ function san(leaf: LeafState): Pick<CertificateIdentity, 'san' | 'sanType'> {
     }
   }
   throw new VerificationError('IDENTITY', 'the subject alternative name is not an email, URI or username');
-}
+}, 256, 512);
 
 function oidcIssuer(leaf: LeafState): string {
   const v2 = leaf.cert.extensions.get(OID_ISSUER_V2);
