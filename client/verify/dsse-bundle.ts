@@ -1,10 +1,11 @@
 /**
  * Sigstore bundles (v0.2, v0.3) whose content is a DSSE envelope, as GitHub attestations and cosign v3 attach
- * them to images as OCI referrers. Exactly one dsse 0.0.1 tlog entry, with both its inclusion promise and a
- * checkpointed inclusion proof, bound to the envelope's payload, its one signature and the certificate; then
- * the certificate checks at the integrated time and the statement's subject and predicate type, as for `.att`.
- * The entry's envelopeHash cannot be checked here (a bundle holds the parsed envelope, not the text that was
- * logged): the payload hash and signature bind it instead, as every Sigstore verifier does.
+ * them to images as OCI referrers. Exactly one tlog entry, dsse 0.0.1 or intoto 0.0.2 (read as upstream Rekor
+ * stores it, intoto-body.ts), with both its inclusion promise and a checkpointed inclusion proof, bound to the
+ * envelope's payload, its one signature and the certificate; then the certificate checks at the integrated time
+ * and the statement's subject and predicate type, as for `.att`. The entry's envelope hash is not checked (a
+ * bundle holds the parsed envelope, not the text that was logged; an intoto one is the client's claim anyway):
+ * the payload hash and signature bind it instead, as every Sigstore verifier does.
  */
 import { VerificationError } from '../../core/errors.ts';
 import type { ParsedTlogEntry } from '../bundle.ts';
@@ -13,6 +14,7 @@ import { BoundedCache } from './cache.ts';
 import { verifyCertificateAndSet } from './cosign.ts';
 import { bindEnvelope, checkStatement, parseDsseBody, parseEnvelope, type AttestationExpectation, type VerifiedAttestation } from './dsse.ts';
 import { compilePolicy, type Policy } from './identity.ts';
+import { parseIntotoBody } from './intoto-body.ts';
 import { loadLeaf } from './leaf.ts';
 import { array, base64, literal, object, shape, ShapeError, string, uint } from './strict-json.ts';
 import { findLog, verifyInclusion, type VerifiedCheckpoint } from './tlog.ts';
@@ -42,6 +44,8 @@ interface ParsedDsseBundle {
   chainDer: Buffer[];
   entry: ParsedTlogEntry;
   envelope: unknown;
+  /** the entry's kind, as kindVersion names it; the body is read as that kind only */
+  kind: 'dsse' | 'intoto';
 }
 
 function parse(input: Buffer): ParsedDsseBundle {
@@ -80,8 +84,8 @@ function parse(input: Buffer): ParsedDsseBundle {
   const e = object(entries[0], p, ['logIndex', 'logId', 'kindVersion', 'integratedTime', 'inclusionPromise', 'inclusionProof', 'canonicalizedBody'],
     ['logId', 'kindVersion', 'integratedTime', 'inclusionPromise', 'inclusionProof', 'canonicalizedBody']);
   const kv = object(e.kindVersion, `${p}.kindVersion`, ['kind', 'version']);
-  literal(kv.kind, `${p}.kindVersion.kind`, ['dsse']);
-  literal(kv.version, `${p}.kindVersion.version`, ['0.0.1']);
+  const kind = literal(kv.kind, `${p}.kindVersion.kind`, ['dsse', 'intoto']);
+  literal(kv.version, `${p}.kindVersion.version`, [kind === 'dsse' ? '0.0.1' : '0.0.2']);
   const proof = object(e.inclusionProof, `${p}.inclusionProof`, ['logIndex', 'rootHash', 'treeSize', 'hashes', 'checkpoint'], ['rootHash', 'treeSize', 'checkpoint']);
   const bodyB64 = string(e.canonicalizedBody, `${p}.canonicalizedBody`);
   const entry: ParsedTlogEntry = {
@@ -100,7 +104,7 @@ function parse(input: Buffer): ParsedDsseBundle {
     canonicalizedBodyBase64: bodyB64,
   };
   if (entry.inclusionProof.logIndex !== entry.logIndex) throw new ShapeError(`${p}: the inclusion proof is for another log index`);
-  return { leafDer: certs[0]!, chainDer: certs.slice(1), entry, envelope: b.dsseEnvelope };
+  return { leafDer: certs[0]!, chainDer: certs.slice(1), entry, envelope: b.dsseEnvelope, kind };
 }
 
 /** Verifies a DSSE Sigstore bundle offline against `trust`; throws VerificationError naming the failed check. */
@@ -112,7 +116,8 @@ export function verifyDsseBundle(trust: TrustMaterial, bundle: Buffer, expect: A
       return { b, env: parseEnvelope(b.envelope) };
     }, 'BUNDLE', '');
     const leaf = loadLeaf(b.leafDer);
-    const checks = [bindEnvelope(parseDsseBody(b.entry.canonicalizedBody), env, leaf, b.leafDer)];
+    const logged = b.kind === 'dsse' ? parseDsseBody(b.entry.canonicalizedBody) : parseIntotoBody(b.entry.canonicalizedBody);
+    const checks = [bindEnvelope(logged, env, leaf, b.leafDer)];
     const result = verifyCertificateAndSet(trust, leaf, b.chainDer, b.entry, policy, nowMs);
     verifyInclusion(b.entry, findLog(b.entry, trust), checkpointsFor(trust));
     result.checks.unshift(...checks, `inclusion proof: entry ${b.entry.logIndex} is in the tree of size ${b.entry.inclusionProof.treeSize}, whose checkpoint the log signed`);

@@ -103,11 +103,21 @@ export function parseEnvelope(json: unknown): ParsedEnvelope {
   }, 'BUNDLE', 'DSSE envelope');
 }
 
-export interface LoggedDsse {
-  envelopeHash: Buffer;
+/** What a log entry says about a DSSE envelope, whatever its kind (dsse 0.0.1 here, intoto 0.0.2 in intoto-body.ts). */
+export interface LoggedEnvelope {
+  /** kind and version, for the check's description */
+  kind: string;
   payloadHash: Buffer;
+  /** the envelope signature as DSSE base64 text */
   signature: string;
+  /** PEM of the logged certificate or key */
   verifier: string;
+  /** intoto bodies keep the payload type; dsse bodies do not */
+  payloadType?: string;
+}
+
+export interface LoggedDsse extends LoggedEnvelope {
+  envelopeHash: Buffer;
 }
 
 /** A dsse 0.0.1 canonical body with exactly one signature. */
@@ -134,6 +144,7 @@ export function parseDsseBody(body: Buffer): LoggedDsse {
     if (sigs.length !== 1) throw new ShapeError(`spec.signatures: expected exactly one, got ${sigs.length}`);
     const s = object(sigs[0], 'spec.signatures[0]', ['signature', 'verifier']);
     const logged = {
+      kind: 'dsse 0.0.1',
       envelopeHash: hash(spec.envelopeHash, 'spec.envelopeHash'),
       payloadHash: hash(spec.payloadHash, 'spec.payloadHash'),
       signature: string(s.signature, 'spec.signatures[0].signature', 2048),
@@ -146,13 +157,14 @@ export function parseDsseBody(body: Buffer): LoggedDsse {
 }
 
 /** The logged entry is about this payload, signature and certificate, and the signature verifies with its key. */
-export function bindEnvelope(logged: LoggedDsse, env: ParsedEnvelope, leaf: LeafState, leafDer: Buffer): string {
+export function bindEnvelope(logged: LoggedEnvelope, env: ParsedEnvelope, leaf: LeafState, leafDer: Buffer): string {
   if (!logged.payloadHash.equals(createHash('sha256').update(env.payload).digest())) throw new VerificationError('TLOG_BODY', 'tlog entry body: the logged payload hash is not this payload\'s');
+  if (logged.payloadType !== undefined && logged.payloadType !== env.payloadType) throw new VerificationError('TLOG_BODY', 'tlog entry body: the logged payload type is not the envelope\'s');
   if (logged.signature !== env.sigText) throw new VerificationError('TLOG_BODY', 'tlog entry body: the logged signature is not the envelope\'s');
   const loggedCert = pemToDerList(logged.verifier);
   if (loggedCert.length !== 1 || !loggedCert[0]!.equals(leafDer)) throw new VerificationError('TLOG_BODY', 'tlog entry body: the logged verifier is not this certificate');
   if (!signatureVerifies(preAuthEncoding(env.payloadType, env.payload), leaf.publicKey, env.signature)) throw new VerificationError('SIGNATURE', 'the DSSE signature does not verify with the certificate key');
-  return 'tlog entry: a dsse 0.0.1 entry of this payload, signature and certificate; the one DSSE signature verifies with the certificate key';
+  return `tlog entry: a ${logged.kind} entry of this payload, signature and certificate; the one DSSE signature verifies with the certificate key`;
 }
 
 /** The statement names the expected digest and predicate type; unreadable is a failure, never a skip. */

@@ -17,8 +17,10 @@ const keyPem = (s: Signer) => s.publicKey.export({ type: 'spki', format: 'pem' }
 
 function intoto(signer: Signer, o: { keyid?: string; type?: string } = {}) {
   const type = o.type ?? TYPE;
-  const sig = { sig: b64(signer.sign(pae(type, payload))), publicKey: b64(keyPem(signer)), ...(o.keyid === undefined ? {} : { keyid: o.keyid }) };
-  return { apiVersion: '0.0.2', kind: 'intoto', spec: { content: { envelope: { payload: b64(payload), payloadType: type, signatures: [sig] } } } };
+  // payload and sig base64 twice, and the client's envelope hash, as upstream Rekor's intoto v0.0.2 takes them
+  const sig = { sig: b64(b64(signer.sign(pae(type, payload)))), publicKey: b64(keyPem(signer)), ...(o.keyid === undefined ? {} : { keyid: o.keyid }) };
+  const hash = { algorithm: 'sha256', value: 'ab'.repeat(32) };
+  return { apiVersion: '0.0.2', kind: 'intoto', spec: { content: { envelope: { payload: b64(b64(payload)), payloadType: type, signatures: [sig] }, hash } } };
 }
 
 function dsse(signer: Signer, o: { keyid?: string; type?: string } = {}) {

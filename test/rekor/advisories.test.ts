@@ -2,8 +2,9 @@
  * Rekor-face rows of SECURITY-ADVISORIES.md that had no test able to fail (or no code), each over HTTP against
  * the real router on loopback: GHSA-843x-px86-vq42 (malformed keys are 400s, never 500s, inline or on the worker
  * pool), rekor#823 (bounded verifier and signature lists in dsse / intoto), the intoto v0.0.2 `content.hash`
- * observation (the envelope hash is the log's, never the client's), GHSA-4c4x-jm2x-pf9j (index search never
- * takes a key URL, even beside a key) and rekor#2895 (an impossible tree id is a 400, never a 500).
+ * observation (the envelope hash is the client's claim, copied as upstream; the log vouches only for the payload
+ * hash and the signatures it verified), GHSA-4c4x-jm2x-pf9j (index search never takes a key URL, even beside a
+ * key) and rekor#2895 (an impossible tree id is a 400, never a 500).
  */
 import test from 'ava';
 import fc from 'fast-check';
@@ -46,9 +47,11 @@ const dsse = (signers: Signer[], verifiers: string[]) => ({
   apiVersion: '0.0.1', kind: 'dsse',
   spec: { proposedContent: { envelope: JSON.stringify({ payload: b64(payload), payloadType: TYPE, signatures: signers.map((s) => ({ sig: b64(s.sign(pae(payload))) })) }), verifiers: verifiers.map(b64) } },
 });
-const intoto = (sigs: { signer: Signer; pem: string }[], content: Record<string, unknown> = {}) => ({
+/** intoto v0.0.2 as upstream Rekor takes it: payload and sig base64 twice, the client's envelope hash. */
+const ENVELOPE_HASH = { algorithm: 'sha256', value: 'e5'.repeat(32) };
+const intoto = (sigs: { signer: Signer; pem: string }[], content: Record<string, unknown> = { hash: ENVELOPE_HASH }) => ({
   apiVersion: '0.0.2', kind: 'intoto',
-  spec: { content: { envelope: { payload: b64(payload), payloadType: TYPE, signatures: sigs.map(({ signer, pem }) => ({ sig: b64(signer.sign(pae(payload))), publicKey: b64(pem) })) }, ...content } },
+  spec: { content: { envelope: { payload: b64(b64(payload)), payloadType: TYPE, signatures: sigs.map(({ signer, pem }) => ({ sig: b64(b64(signer.sign(pae(payload)))), publicKey: b64(pem) })) }, ...content } },
 });
 
 async function json(res: Response): Promise<{ code: number; message: string }> {
@@ -107,36 +110,47 @@ test('rekor#823: dsse verifiers and signatures, and intoto signatures, are bound
   t.is(r.log.size(), 3);
 });
 
-test('intoto v0.0.2 observation: content.hash is computed by the log; a client value that differs is refused', async (t) => {
+test('intoto v0.0.2 observation: content.hash is the client\'s, copied as upstream does and shape-checked; payloadHash and every signature are the log\'s checks', async (t) => {
   const r = await startRekor();
   t.teardown(r.close);
   const signer = generateSigner();
-  const pem = keyPem(signer); // already canonical: 64-character lines and a final newline
-  const entry = intoto([{ signer, pem }]);
-  const sig = entry.spec.content.envelope.signatures[0]!.sig;
-  // RFC 8785 of the envelope, written out by hand (keys sorted, nothing to escape)
-  const envelopeJson = `{"payload":"${b64(payload)}","payloadType":"${TYPE}","signatures":[{"publicKey":"${b64(pem)}","sig":"${sig}"}]}`;
-  const envelopeHash = createHash('sha256').update(envelopeJson).digest('hex');
-  const payloadHash = createHash('sha256').update(payload).digest('hex');
+  const pem = keyPem(signer);
+  const payloadHash = { algorithm: 'sha256', value: createHash('sha256').update(payload).digest('hex') };
+  const bodyOf = async (res: Response) => JSON.parse(Buffer.from(Object.values(await res.json() as Record<string, { body: string }>)[0]!.body, 'base64').toString());
 
-  for (const lie of ['00'.repeat(32), payloadHash, createHash('sha256').update('something else').digest('hex')]) {
-    const res = await postEntry(r.url, intoto([{ signer, pem }], { hash: { algorithm: 'sha256', value: lie } }));
-    const err = await json(res);
-    t.is(res.status, 400, err.message);
-    t.regex(err.message, /^spec\.content\.hash\.value is not the SHA-256 the log computes/);
+  // upstream's Canonicalize refuses an entry without the envelope digest (there a 500); here a 400 naming it
+  const missing = await postEntry(r.url, intoto([{ signer, pem }], {}));
+  t.is(missing.status, 400);
+  t.regex((await json(missing)).message, /^spec\.content\.hash is required/);
+  const malformed: [unknown, RegExp][] = [
+    [{ algorithm: 'sha512', value: 'ab'.repeat(32) }, /^spec\.content\.hash\.algorithm must be sha256/],
+    [{ algorithm: 'sha256', value: 'AB'.repeat(32) }, /^spec\.content\.hash\.value must be lower-case hex/],
+    [{ algorithm: 'sha256', value: 'any free text' }, /^spec\.content\.hash\.value must be 64 hex characters/],
+    [{ algorithm: 'sha256' }, /^spec\.content\.hash\.value is required/],
+  ];
+  for (const [hash, message] of malformed) {
+    const res = await postEntry(r.url, intoto([{ signer, pem }], { hash }));
+    t.is(res.status, 400);
+    t.regex((await json(res)).message, message);
   }
+  // a well-formed hash does not carry a signature that does not verify
+  const forged = intoto([{ signer, pem }]);
+  forged.spec.content.envelope.signatures[0]!.sig = b64(b64(signer.sign(Buffer.from('something else'))));
+  t.is((await postEntry(r.url, forged)).status, 400);
   t.is(r.log.size(), 0);
 
-  const withHashes = structuredClone(entry) as { spec: { content: Record<string, unknown> } };
-  Object.assign(withHashes.spec.content, { hash: { algorithm: 'sha256', value: envelopeHash }, payloadHash: { algorithm: 'sha256', value: payloadHash } });
-  const res = await postEntry(r.url, withHashes);
-  t.is(res.status, 201);
-  const [anon] = Object.values(await res.json() as Record<string, { body: string }>);
-  const body = JSON.parse(Buffer.from(anon!.body, 'base64').toString());
-  t.deepEqual(body.spec.content.hash, { algorithm: 'sha256', value: envelopeHash });
-  t.deepEqual(body.spec.content.payloadHash, { algorithm: 'sha256', value: payloadHash });
-  // without a client value the body holds the same computed hash: it is a duplicate of the entry above
-  t.is((await postEntry(r.url, entry)).status, 409);
+  // the same envelope under two client hashes is two entries, each body holding the client's value, while the
+  // payload hash is always the log's (a made-up one is replaced, as upstream's Unmarshal does)
+  const one = intoto([{ signer, pem }]);
+  const a = await postEntry(r.url, { ...one, spec: { content: { ...one.spec.content, hash: { algorithm: 'sha256', value: '0a'.repeat(32) }, payloadHash: { algorithm: 'sha256', value: '00'.repeat(32) } } } });
+  const b = await postEntry(r.url, { ...one, spec: { content: { ...one.spec.content, hash: { algorithm: 'sha256', value: '0b'.repeat(32) } } } });
+  t.deepEqual([a.status, b.status], [201, 201]);
+  const [bodyA, bodyB] = [await bodyOf(a), await bodyOf(b)];
+  t.deepEqual(bodyA.spec.content.hash, { algorithm: 'sha256', value: '0a'.repeat(32) });
+  t.deepEqual(bodyB.spec.content.hash, { algorithm: 'sha256', value: '0b'.repeat(32) });
+  t.deepEqual(bodyA.spec.content.payloadHash, payloadHash);
+  t.deepEqual(bodyB.spec.content.payloadHash, payloadHash);
+  t.deepEqual(bodyA.spec.content.envelope, bodyB.spec.content.envelope);
 });
 
 test('GHSA-4c4x-jm2x-pf9j: index search refuses publicKey.url even beside a valid key, and never fetches it', async (t) => {
