@@ -1,10 +1,10 @@
-import { KeyObject, createPublicKey, verify, webcrypto } from 'node:crypto';
+import { KeyObject, verify, webcrypto } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificationRequest } from '@peculiar/asn1-csr';
-import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import { BadRequestError } from '../core/errors.ts';
 import { OID } from './extensions.ts';
-import { canonicalP256Point, p256Spki } from '../core/p256-spki.ts';
+import { canonicalP256Point } from '../core/p256-spki.ts';
+import { describe, importPublicKey, publicKeyForm, UnsupportedKeyError } from '../core/public-key.ts';
 import type { KeyRequest } from './request.ts';
 
 /**
@@ -19,12 +19,20 @@ const INVALID_PUBLIC_KEY = 'The public key supplied in the request could not be 
 const INVALID_SIGNATURE = 'The signature supplied in the request could not be verified';
 const INVALID_CSR = 'The certificate signing request could not be parsed';
 
-export function requireP256(key: KeyObject): void {
-  const type = key.asymmetricKeyType;
-  const curve = key.asymmetricKeyDetails?.namedCurve;
-  if (type === 'ec' && curve === 'prime256v1') return;
-  const what = type === 'ec' ? `EC key on curve ${curve}` : type === 'rsa' ? `RSA key of ${key.asymmetricKeyDetails?.modulusLength} bits` : `${type} key`;
-  throw new BadRequestError(`The public key supplied in the request is insecure or unsupported: only ECDSA P-256 keys are accepted, got ${what}`);
+/**
+ * The refusal for any key other than the one accepted form (named-curve P-256, uncompressed point), naming what
+ * was sent. Compressed and hybrid points and explicit curve parameters are refused too: Go's x509 (cosign,
+ * sigstore-go) cannot read a certificate carrying them, and a point at infinity in such a form would abort node
+ * when asked about it (core/public-key.ts). So no KeyObject is made of any other form.
+ */
+function unsupportedKey(spki: Buffer): BadRequestError {
+  let what: string;
+  try {
+    what = describe(publicKeyForm(spki));
+  } catch (e) {
+    what = e instanceof UnsupportedKeyError ? e.message : 'a key that cannot be parsed';
+  }
+  return new BadRequestError(`The public key supplied in the request is insecure or unsupported: only ECDSA P-256 keys (named curve, uncompressed point) are accepted, got ${what}`);
 }
 
 /**
@@ -40,73 +48,20 @@ function submittedSpki(content: string): Buffer {
 }
 
 /**
- * The key of a DER SubjectPublicKeyInfo in any form other than the canonical one (importCanonicalP256). OpenSSL
- * ignores bytes after the key and reads a BIT STRING with unused bits as if it had none; Go's
- * x509.ParsePKIXPublicKey, upstream's parser, refuses both. So the bytes must be exactly asn1-x509's DER
- * encoding of what they parse to before OpenSSL reads them.
+ * The key of a `publicKeyRequest`, which must be a canonical P-256 key (named curve, uncompressed point: what every
+ * client sends), imported from its point: OpenSSL 3 decodes a DER or PEM key through its generic decoders at twice
+ * the cost of a signature check; WebCrypto's raw import sets the point directly (~20% cheaper than a JWK import)
+ * and refuses a point off the curve. The DER sent is then exactly what the certificate carries.
  */
-export function parsePublicKey(der: Buffer): KeyObject {
-  let reencoded: Buffer;
-  try {
-    reencoded = Buffer.from(AsnConvert.serialize(AsnConvert.parse(der, SubjectPublicKeyInfo)));
-  } catch {
-    throw new BadRequestError(INVALID_PUBLIC_KEY);
-  }
-  if (!reencoded.equals(der)) throw new BadRequestError(`${INVALID_PUBLIC_KEY}: not exactly one DER SubjectPublicKeyInfo`);
-  try {
-    return createPublicKey({ key: der, format: 'der', type: 'spki' });
-  } catch {
-    throw new BadRequestError(INVALID_PUBLIC_KEY);
-  }
-}
-
-/**
- * A canonical P-256 key (named curve, uncompressed point: what every client sends) as a KeyObject, imported
- * from its point: OpenSSL 3 decodes a DER or PEM key through its generic decoders at twice the cost of a
- * signature check; WebCrypto's raw import sets the point directly (~20% cheaper than a JWK import) and still
- * refuses a point off the curve. Undefined when `spki` is any other form, which then goes through the generic import.
- */
-async function importCanonicalP256(spki: Buffer): Promise<KeyObject | undefined> {
+async function readSubmittedKey(content: string): Promise<{ key: KeyObject; spki: Buffer }> {
+  const spki = submittedSpki(content);
   const point = canonicalP256Point(spki);
-  if (!point) return undefined;
-  return KeyObject.from(await webcrypto.subtle.importKey('raw', point, { name: 'ECDSA', namedCurve: 'P-256' }, true, ['verify']));
-}
-
-/** The key the client sent, and its DER when that DER is already what the certificate should carry. */
-interface SubmittedKey {
-  key: KeyObject;
-  canonicalSpki?: Buffer;
-}
-
-/** The key of a `publicKeyRequest`: its canonical P-256 form imported from the point, any other form parsed strictly. */
-async function readSubmittedKey(content: string): Promise<SubmittedKey & { submitted: Buffer }> {
-  const submitted = submittedSpki(content);
-  let fast: KeyObject | undefined;
+  if (!point) throw unsupportedKey(spki);
   try {
-    fast = await importCanonicalP256(submitted);
+    return { key: KeyObject.from(await webcrypto.subtle.importKey('raw', point, { name: 'ECDSA', namedCurve: 'P-256' }, true, ['verify'])), spki };
   } catch {
-    throw new BadRequestError(INVALID_PUBLIC_KEY); // a point off the curve
+    throw new BadRequestError(`${INVALID_PUBLIC_KEY}: the point is not on the P-256 curve`);
   }
-  if (fast) return { key: fast, canonicalSpki: submitted, submitted };
-  return { key: parsePublicKey(submitted), canonicalSpki: undefined, submitted };
-}
-
-/**
- * The DER SubjectPublicKeyInfo node:crypto exports for `key` (what the certificate carries, so only a key node
- * could read, in node's form, is certified). Exporting costs about as much as parsing, so when the client sent
- * the common form (named curve P-256, uncompressed point) it is rebuilt from the key's point and compared with
- * what was sent: equal bytes are what node would export. Any other form (a compressed point, which node keeps
- * compressed) goes through node's export.
- */
-export function spkiOf(key: KeyObject, submitted: Buffer | undefined): Buffer {
-  if (submitted && key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') {
-    const jwk = key.export({ format: 'jwk' });
-    if (jwk.x && jwk.y) {
-      const canonical = p256Spki(Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x, 'base64url'), Buffer.from(jwk.y, 'base64url')]));
-      if (canonical.equals(submitted)) return canonical;
-    }
-  }
-  return key.export({ type: 'spki', format: 'der' });
 }
 
 function checkSignature(key: KeyObject, data: Buffer, signature: Buffer, message: string): void {
@@ -126,39 +81,44 @@ function csrDer(pem: Buffer): Buffer {
   return Buffer.from(m[2]!.replace(/\s+/g, ''), 'base64');
 }
 
-/** Verifies a CSR's self-signature (ECDSA with SHA-256 over the exact CertificationRequestInfo bytes) and returns its key. */
-export function keyFromCsr(pem: Buffer): KeyObject {
+/**
+ * Verifies a CSR's self-signature (ECDSA with SHA-256 over the exact CertificationRequestInfo bytes) and returns
+ * its key, which must be in the one accepted form (as a publicKeyRequest's), with the DER the certificate carries.
+ */
+export function keyFromCsr(pem: Buffer): { key: KeyObject; spki: Buffer } {
   let csr: CertificationRequest;
-  let key: KeyObject;
+  let spki: Buffer;
   try {
     const der = csrDer(pem);
     csr = AsnConvert.parse(der, CertificationRequest);
     // As Go's x509.ParseCertificateRequest (upstream): exactly one DER CSR, no trailing bytes, no other outer tag,
     // no unused bits in its BIT STRINGs. OpenSSL and asn1js alone let each of those through.
     if (!Buffer.from(AsnConvert.serialize(csr)).equals(der)) throw new BadRequestError(`${INVALID_CSR}: not exactly one DER CertificationRequest`);
-    key = createPublicKey({ key: Buffer.from(AsnConvert.serialize(csr.certificationRequestInfo.subjectPKInfo)), format: 'der', type: 'spki' });
+    spki = Buffer.from(AsnConvert.serialize(csr.certificationRequestInfo.subjectPKInfo));
   } catch (err) {
     if (err instanceof BadRequestError) throw err;
     throw new BadRequestError(INVALID_CSR);
   }
-  requireP256(key);
+  let key: KeyObject;
+  try {
+    key = importPublicKey(spki, (form) => form.type === 'ec' && form.curve === 'P-256').key;
+  } catch {
+    throw unsupportedKey(spki);
+  }
   if (csr.signatureAlgorithm.algorithm !== OID.ecdsaWithSha256 || !csr.certificationRequestInfoRaw) {
     throw new BadRequestError('certificate signing request must be signed with ECDSA and SHA-256');
   }
   checkSignature(key, Buffer.from(csr.certificationRequestInfoRaw), Buffer.from(csr.signature), INVALID_SIGNATURE);
-  return key;
+  return { key, spki };
 }
 
 /**
  * Checks possession of the key in `request` for `principalName` and returns the DER SubjectPublicKeyInfo to
- * certify (re-exported by node:crypto, so only a well-formed, uncompressed key reaches the certificate).
+ * certify: exactly the canonical P-256 form the client sent, the only form accepted.
  */
 export async function proveKeyPossession(request: KeyRequest, principalName: string): Promise<Buffer> {
-  if (request.kind === 'csr') return spkiOf(keyFromCsr(request.csr), undefined);
-  const { key, canonicalSpki, submitted } = await readSubmittedKey(request.content);
-  // a key imported from P-256 coordinates is P-256; asking OpenSSL again costs ~25 µs per fresh key
-  if (!canonicalSpki) requireP256(key);
+  if (request.kind === 'csr') return keyFromCsr(request.csr).spki;
+  const { key, spki } = await readSubmittedKey(request.content);
   checkSignature(key, Buffer.from(principalName, 'utf8'), request.proof, INVALID_SIGNATURE);
-  // a key imported from its coordinates was sent in exactly the form node exports (the prefix matched)
-  return canonicalSpki ?? spkiOf(key, submitted);
+  return spki;
 }

@@ -1,4 +1,5 @@
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
+import { importPublicKey, importPublicKeyPem } from '../core/public-key.ts';
 import { accessSync, constants, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseCheckpointBody, parseSignedNote, verifyCheckpoint } from '../log/checkpoint.ts';
@@ -39,9 +40,9 @@ function readInput(path: string, flag: string): string {
 
 function pemKey(pem: string, where: string): KeyObject {
   try {
-    return createPublicKey(pem);
-  } catch {
-    throw new AuditInputError(`${where} is not a PEM public key`);
+    return importPublicKeyPem(pem).key;
+  } catch (e) {
+    throw new AuditInputError(`${where} is not a PEM public key of an accepted kind (${(e as Error).message})`);
   }
 }
 
@@ -80,7 +81,7 @@ function trustedRootKeys(file: string, base: string): { keys: LogKey[]; note: st
     let key: KeyObject;
     try {
       if (typeof raw !== 'string') throw new TypeError();
-      key = createPublicKey({ key: Buffer.from(raw, 'base64'), format: 'der', type: 'spki' });
+      key = importPublicKey(Buffer.from(raw, 'base64')).key;
     } catch {
       throw new AuditInputError(`--trusted-root ${file}: tlogs[${i}].publicKey.rawBytes is not a base64 DER public key`);
     }
@@ -105,7 +106,7 @@ async function logKeys(read: Read, base: string, o: AuditOptions): Promise<{ key
   const url = `${base}/api/v1/log/publicKey`;
   const pem = await readText(read, url, { discovery: true });
   try {
-    return { keys: [{ key: createPublicKey(pem) }], source: `${url} (trust on first use)`, note: '' };
+    return { keys: [{ key: importPublicKeyPem(pem).key }], source: `${url} (trust on first use)`, note: '' };
   } catch {
     throw new AuditInputError(`${url} did not answer a PEM public key: ${NOT_A_LOG}`);
   }

@@ -7,7 +7,8 @@
  * A trusted root that is ambiguous is refused rather than half-used: a missing validFor.start (TOB-SIGSTORE-5),
  * a log id that is malformed, does not match its key, or appears twice (sigstore-rust e7d92a0).
  */
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
+import { importPublicKey, UnsupportedKeyError } from '../core/public-key.ts';
 import { HashAlgorithm, PublicKeyDetails, SigningConfig, TrustedRoot, type TimeRange, type TransparencyLogInstance } from '@sigstore/protobuf-specs';
 import { readDocument, SIGNING_CONFIG_SHAPE, TRUSTED_ROOT_SHAPE } from './trust-document-shape.ts';
 import { VerificationError } from '../core/errors.ts';
@@ -111,9 +112,9 @@ function parseLog(log: TransparencyLogInstance, what: string): TrustedLog {
   }
   let publicKey: KeyObject;
   try {
-    publicKey = createPublicKey({ key: key.rawBytes, format: 'der', type: 'spki' });
-  } catch {
-    fail(`${what}: publicKey.rawBytes is not a DER public key`);
+    publicKey = importPublicKey(Buffer.from(key.rawBytes)).key; // a form node can be asked about (core/public-key.ts)
+  } catch (e) {
+    fail(`${what}: publicKey.rawBytes ${e instanceof UnsupportedKeyError ? `holds ${e.message}` : 'is not a DER public key'}`);
   }
   const d = publicKey.asymmetricKeyDetails;
   if (publicKey.asymmetricKeyType !== expected.type || (expected.curve && d?.namedCurve !== expected.curve) || (expected.bits && d?.modulusLength !== expected.bits)) {
@@ -129,7 +130,7 @@ function parseLog(log: TransparencyLogInstance, what: string): TrustedLog {
 
 function parsesAsKey(der: Uint8Array): boolean {
   try {
-    createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' });
+    importPublicKey(Buffer.from(der));
     return true;
   } catch {
     return false;

@@ -5,9 +5,10 @@
  * around the PKCS#8 DER of an ECDSA P-256 key. Reading refuses other KDF parameters, as upstream does, so a
  * tampered file cannot make us spend unbounded memory in scrypt.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, scryptSync, type KeyObject } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomBytes, scryptSync, type KeyObject } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { derToPem, pemToDerList } from '../../core/pem.ts';
+import { importPublicKey, UnsupportedKeyError } from '../../core/public-key.ts';
 
 export const ENCRYPTED_KEY_LABEL = 'ENCRYPTED SIGSTORE PRIVATE KEY';
 const LEGACY_LABEL = 'ENCRYPTED COSIGN PRIVATE KEY';
@@ -66,7 +67,9 @@ export function generateKeyFiles(password: string): { privatePem: string; public
 export function readPublicKey(pem: string): KeyObject {
   const ders = pemToDerList(pem, 'PUBLIC KEY');
   if (ders.length !== 1) throw new KeyFileError('expected one PUBLIC KEY PEM block');
-  const key = createPublicKey({ key: ders[0]!, format: 'der', type: 'spki' });
-  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw new KeyFileError('only ECDSA P-256 keys are supported');
-  return key;
+  try {
+    return importPublicKey(ders[0]!, (form) => form.type === 'ec' && form.curve === 'P-256').key;
+  } catch (e) {
+    throw new KeyFileError(`only ECDSA P-256 keys are supported (named curve, uncompressed point): this is ${e instanceof UnsupportedKeyError ? e.message : 'not a DER public key'}`);
+  }
 }

@@ -7,6 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import { VerificationError } from '../../core/errors.ts';
 import type { TrustedCa, TrustedCaCertificate } from '../trusted-root.ts';
 import { parseCertificate, publicKeyOf, type ParsedCertificate } from './x509.ts';
+import { canonicalP256Point } from '../../core/p256-spki.ts';
 
 export interface CertificateIdentity {
   /** The one subject alternative name: email, URI or Fulcio otherName username. */
@@ -36,9 +37,9 @@ export function loadLeaf(der: Buffer): LeafState {
   } catch (e) {
     throw new VerificationError('CHAIN', `signing certificate: ${(e as Error).message}`);
   }
-  // Sigstore signatures are ECDSA P-256 over SHA-256; any other key is not something this verifier checks. A key
-  // whose SubjectPublicKeyInfo names P-256 and that OpenSSL accepted is one; asking the KeyObject is the slow way.
-  if (publicKey.asymmetricKeyType !== 'ec' || !(cert.p256 || publicKey.asymmetricKeyDetails?.namedCurve === 'prime256v1')) {
+  // Sigstore signatures are ECDSA P-256 over SHA-256; any other key is not something this verifier checks. The
+  // key was imported only because its SubjectPublicKeyInfo has an accepted form; this one is P-256's.
+  if (!canonicalP256Point(cert.spkiDer)) {
     throw new VerificationError('CHAIN', 'signing certificate: only ECDSA P-256 keys are supported');
   }
   return { cert, publicKey };

@@ -1,4 +1,5 @@
-import { createHash, createPublicKey, verify, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, verify, X509Certificate, type KeyObject } from 'node:crypto';
+import { importPublicKey } from '../../core/public-key.ts';
 import * as asn1js from 'asn1js';
 import { AsnConvert, AsnParser } from '@peculiar/asn1-schema';
 import { BasicConstraints, Certificate, ExtendedKeyUsage, KeyUsage, KeyUsageFlags } from '@peculiar/asn1-x509';
@@ -34,9 +35,12 @@ export class ParsedCertificate {
     return (this.#x509 ??= new X509Certificate(this.der));
   }
 
-  /** The certified key as a KeyObject, imported once (issuers are cached, so once per issuer). */
+  /**
+   * The certified key as a KeyObject, imported once (issuers are cached, so once per issuer). Only a key in an
+   * accepted form (core/public-key.ts) is imported; anything else throws, which isSignedBy reads as "not signed".
+   */
   get publicKey(): KeyObject {
-    return (this.#publicKey ??= createPublicKey({ key: this.spki, format: 'der', type: 'spki' }));
+    return (this.#publicKey ??= importPublicKey(this.spki).key);
   }
 }
 

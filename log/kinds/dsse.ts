@@ -62,6 +62,8 @@ export function readDsseSpec(spec: unknown): DsseContent {
     if (typeof sigObj.keyid === 'string') wellFormed(sigObj.keyid, `${path}.keyid`);
     const sigText = readString(sigObj.sig, `${path}.sig`);
     const sig = decodeBase64(sigText, `${path}.sig`);
+    // A repeated signature is checked once: each check tries every verifier, and repeats cost work, not trust.
+    if (bySignature.has(sigText)) return;
     const key = keys.find((k) => verifiesEnvelopeSignature(k.publicKey, pae, sig));
     if (!key) throw new BadRequestError(`${path}: no verifier verifies this signature (every signature must)`, 'INVALID_SIGNATURE');
     bySignature.set(sigText, key.canonicalPem);

@@ -1,4 +1,5 @@
-import { X509Certificate, createPublicKey, type KeyObject } from 'node:crypto';
+import { X509Certificate, type KeyObject } from 'node:crypto';
+import { importPublicKey, publicKeyForm, UnsupportedKeyError } from '../../core/public-key.ts';
 import { BadRequestError } from '../../core/errors.ts';
 import { encodePem, parseSinglePem } from './pem.ts';
 
@@ -52,7 +53,11 @@ export function parseVerifierKey(pemBytes: Buffer, path: string): VerifierKey {
     let publicKey: KeyObject;
     try {
       publicKey = cert.publicKey;
-    } catch {
+      // Held to the accepted forms before anything asks the key a question (core/public-key.ts: a point at
+      // infinity aborts node). Exporting the SPKI throws, never aborts, for such a key.
+      publicKeyForm(publicKey.export({ type: 'spki', format: 'der' }));
+    } catch (e) {
+      if (e instanceof UnsupportedKeyError) throw new BadRequestError(`${path} holds a certificate whose public key is ${e.message}`, e.malformed ? 'BAD_REQUEST' : 'ALGORITHM_NOT_ALLOWED');
       throw new BadRequestError(`${path} holds a certificate whose public key cannot be parsed`);
     }
     const canonicalPem = encodePem('CERTIFICATE', der);
@@ -62,8 +67,9 @@ export function parseVerifierKey(pemBytes: Buffer, path: string): VerifierKey {
   if (type === 'PUBLIC KEY') {
     let publicKey: KeyObject;
     try {
-      publicKey = createPublicKey({ key: der, format: 'der', type: 'spki' });
-    } catch {
+      publicKey = importPublicKey(der).key;
+    } catch (e) {
+      if (e instanceof UnsupportedKeyError) throw new BadRequestError(`${path} holds ${e.message}`, e.malformed ? 'BAD_REQUEST' : 'ALGORITHM_NOT_ALLOWED');
       throw new BadRequestError(`${path} holds a public key that cannot be parsed`);
     }
     // Go re-marshals the parsed key (cryptoutils.MarshalPublicKeyToPEM); so do we.

@@ -12,10 +12,12 @@ import * as x509 from '@peculiar/x509';
 import * as asn1js from 'asn1js';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import { CertificationRequest } from '@peculiar/asn1-csr';
 import type { OidcIssuer } from '../helpers/oidc.ts';
 import { serveCa, serveEmailCa, type ServedCa } from './fixtures.ts';
 
 const EMAIL = 'alice@example.com';
+const INFINITY = Buffer.from('3019301306072a8648ce3d020106082a8648ce3d03010703020000', 'hex');
 let idp: OidcIssuer;
 let ca: ServedCa;
 let served: Awaited<ReturnType<typeof serveEmailCa>> | undefined;
@@ -54,7 +56,7 @@ async function refused(t: import('ava').ExecutionContext, what: string, body: Re
 test.serial('a public key must be one PUBLIC KEY PEM block or exactly one DER SubjectPublicKeyInfo', async (t) => {
   const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const spki = keys.publicKey.export({ type: 'spki', format: 'der' });
-  const invalid = /public key supplied in the request could not be parsed/;
+  const notAccepted = /only ECDSA P-256 keys \(named curve, uncompressed point\) are accepted, got /;
   await refused(t, 'PKCS#8 private key', keyRequest(keys, keys.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string), /exactly one PUBLIC KEY block/);
   await refused(t, 'SEC1 private key', keyRequest(keys, keys.privateKey.export({ type: 'sec1', format: 'pem' }) as string), /exactly one PUBLIC KEY block/);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -63,23 +65,27 @@ test.serial('a public key must be one PUBLIC KEY PEM block or exactly one DER Su
   });
   await refused(t, 'certificate', keyRequest(keys, cert.toString('pem')), /exactly one PUBLIC KEY block/);
   await refused(t, 'two PEM blocks', keyRequest(keys, pem('PUBLIC KEY', spki) + pem('PUBLIC KEY', spki)), /exactly one PUBLIC KEY block/);
-  await refused(t, 'DER plus a byte', keyRequest(keys, Buffer.concat([spki, Buffer.from([0])]).toString('latin1')), invalid);
-  await refused(t, 'PEM of DER plus a byte', keyRequest(keys, pem('PUBLIC KEY', Buffer.concat([spki, Buffer.from([0])]))), invalid);
+  await refused(t, 'DER plus a byte', keyRequest(keys, Buffer.concat([spki, Buffer.from([0])]).toString('latin1')), notAccepted);
+  await refused(t, 'PEM of DER plus a byte', keyRequest(keys, pem('PUBLIC KEY', Buffer.concat([spki, Buffer.from([0])]))), notAccepted);
   const unusedBits = Buffer.from(spki);
   t.deepEqual([...unusedBits.subarray(23, 26)], [0x03, 0x42, 0x00]); // the key's BIT STRING header
   unusedBits[25] = 2;
-  await refused(t, 'BIT STRING with 2 unused bits', keyRequest(keys, pem('PUBLIC KEY', unusedBits)), invalid);
+  await refused(t, 'BIT STRING with 2 unused bits', keyRequest(keys, pem('PUBLIC KEY', unusedBits)), notAccepted);
 
-  // still accepted: the canonical key as PEM and as DER, and a compressed point (another form, parsed strictly)
+  // accepted: the canonical key as PEM and as DER
   t.is((await request(keyRequest(keys, pem('PUBLIC KEY', spki)))).status, 200);
   t.is((await request(keyRequest(keys, spki.toString('latin1')))).status, 200);
+  // refused: a compressed point, which OpenSSL reads and Go's x509 (cosign, sigstore-go) cannot read in a certificate
   const parsed = AsnConvert.parse(spki, SubjectPublicKeyInfo);
   const compressed = ECDH.convertKey(spki.subarray(26), 'prime256v1', undefined, undefined, 'compressed') as Buffer;
   parsed.subjectPublicKey = new Uint8Array(compressed).buffer;
   const compressedSpki = Buffer.from(AsnConvert.serialize(parsed));
   t.is(compressedSpki.length, 59);
   t.notThrows(() => createPublicKey({ key: compressedSpki, format: 'der', type: 'spki' }));
-  t.is((await request(keyRequest(keys, pem('PUBLIC KEY', compressedSpki)))).status, 200);
+  await refused(t, 'compressed point', keyRequest(keys, pem('PUBLIC KEY', compressedSpki)), notAccepted);
+  // and the point at infinity, which OpenSSL imports and node then aborts the process on when asked about it
+  await refused(t, 'point at infinity', keyRequest(keys, pem('PUBLIC KEY', INFINITY)), notAccepted);
+  t.is((await request(keyRequest(keys, spki.toString('latin1')))).status, 200); // and the process lives on
 });
 
 test.serial('publicKey.algorithm must be a PublicKeyAlgorithm that can name a P-256 key', async (t) => {
@@ -107,6 +113,11 @@ const csrRequest = (der: Buffer) => ({ certificateSigningRequest: Buffer.from(pe
 test.serial('a CSR must be exactly one DER CertificationRequest', async (t) => {
   const der = await csrDer();
   t.is((await request(csrRequest(der))).status, 200);
+  // a CSR whose key is the point at infinity is refused before its signature is even looked at (node would abort)
+  const csr = AsnConvert.parse(der, CertificationRequest);
+  csr.certificationRequestInfo.subjectPKInfo = AsnConvert.parse(INFINITY, SubjectPublicKeyInfo);
+  await refused(t, 'CSR with the point at infinity', csrRequest(Buffer.from(AsnConvert.serialize(csr))), /only ECDSA P-256 keys \(named curve, uncompressed point\) are accepted/);
+  t.is((await request(csrRequest(der))).status, 200); // and the process lives on
   const notExactly = /certificate signing request could not be parsed/;
   await refused(t, 'CSR plus two bytes', csrRequest(Buffer.concat([der, Buffer.from([0, 0])])), notExactly);
   const tag = Buffer.from(der);

@@ -16,7 +16,7 @@ import {
   renderFulcioExtensions, sctListExtension, subjectAltNameExtension, subjectKeyIdExtension, toArrayBuffer, toX509Extension,
   utf8StringDer, type CertExtension, type SubjectAltName,
 } from '../../ca/extensions.ts';
-import { proveKeyPossession, spkiOf } from '../../ca/pop.ts';
+import { proveKeyPossession } from '../../ca/pop.ts';
 import { BadRequestError } from '../../core/errors.ts';
 
 /**
@@ -156,15 +156,18 @@ test('keyIdentifier equals the SHA-1 of asn1-x509 subjectPublicKey (canonical P-
   t.throws(() => keyIdentifier(Buffer.concat([keys[0]!, Buffer.from([0])])));
 });
 
-test('spkiOf gives exactly what node:crypto exports, for uncompressed and compressed P-256 keys', (t) => {
-  for (const spki of keys) {
-    const key = createPublicKey({ key: spki, format: 'der', type: 'spki' });
-    t.deepEqual(spkiOf(key, spki), key.export({ type: 'spki', format: 'der' }));
-    t.deepEqual(spkiOf(key, undefined), key.export({ type: 'spki', format: 'der' }));
-    // A compressed point: node re-exports it compressed, and so must we (no fast path for it).
-    const cspki = compressedSpki(spki);
-    const ckey = createPublicKey({ key: cspki, format: 'der', type: 'spki' });
-    t.deepEqual(spkiOf(ckey, cspki), ckey.export({ type: 'spki', format: 'der' }));
+test('proof of possession: only the canonical P-256 form is certified; compressed, hybrid, explicit-parameter and infinity keys are 400s before any key object is made', async (t) => {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const der = publicKey.export({ type: 'spki', format: 'der' });
+  const proof = sign('sha256', Buffer.from('alice@example.com'), privateKey);
+  const hybrid = Buffer.from(der);
+  hybrid[hybrid.length - 65] = 0x06 | (der[der.length - 1]! & 1); // 06/07 || x || y: the same point, "hybrid" form
+  const explicit = generateKeyPairSync('ec', { namedCurve: 'P-256', paramEncoding: 'explicit' } as { namedCurve: string }).publicKey.export({ type: 'spki', format: 'der' });
+  t.is(explicit.length, 335); // explicit curve parameters, the same curve
+  const infinity = Buffer.from('3019301306072a8648ce3d020106082a8648ce3d03010703020000', 'hex');
+  for (const spki of [compressedSpki(der), hybrid, explicit, infinity]) {
+    const err = await t.throwsAsync(proveKeyPossession({ kind: 'publicKey', content: spki.toString('latin1'), proof }, 'alice@example.com'), { instanceOf: BadRequestError });
+    t.regex(err!.message, /only ECDSA P-256 keys \(named curve, uncompressed point\) are accepted/);
   }
 });
 

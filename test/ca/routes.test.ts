@@ -165,7 +165,7 @@ test('proof-of-possession and key problems are 400s that name the problem', asyn
   const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' });
   const res384 = await post('/api/v2/signingCert', publicKeyRequest(token, 'alice@example.com', p384));
   t.is(res384.status, 400);
-  t.regex(res384.json.message, /only ECDSA P-256 keys are accepted, got EC key on curve secp384r1/);
+  t.regex(res384.json.message, /only ECDSA P-256 keys \(named curve, uncompressed point\) are accepted, got an ECDSA P-384 key/);
 
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const resRsa = await post('/api/v2/signingCert', publicKeyRequest(token, 'alice@example.com', rsa as never));
