@@ -101,8 +101,15 @@ export function parseCiIssuerMetadata(raw: unknown, where: string): Map<string, 
   return out;
 }
 
-/** Go's fmt %v of a decoded JSON value, and strconv.FormatFloat(v, 'f', -1, 64) for numbers (mapValuesToString). */
-export function goClaimString(v: unknown): string {
+/** How deep a claim value may nest before it is refused: far beyond any real token, far below the stack's limit. */
+export const MAX_CLAIM_DEPTH = 64;
+
+/**
+ * Go's fmt %v of a decoded JSON value, and strconv.FormatFloat(v, 'f', -1, 64) for numbers (mapValuesToString).
+ * A value nested deeper than MAX_CLAIM_DEPTH throws RangeError instead of overflowing the stack (a ~14 KB token
+ * claim nested 5,000 deep did, and the CA answered 500).
+ */
+export function goClaimString(v: unknown, depth = 0): string {
   if (typeof v === 'string') return v;
   if (typeof v === 'number') {
     if (Number.isInteger(v)) return BigInt(v).toString();
@@ -111,9 +118,10 @@ export function goClaimString(v: unknown): string {
   }
   if (typeof v === 'boolean') return String(v);
   if (v === null || v === undefined) return '<nil>';
-  if (Array.isArray(v)) return `[${v.map(goClaimString).join(' ')}]`;
+  if (depth >= MAX_CLAIM_DEPTH) throw new RangeError(`a claim nested more than ${MAX_CLAIM_DEPTH} deep`);
+  if (Array.isArray(v)) return `[${v.map((x) => goClaimString(x, depth + 1)).join(' ')}]`;
   const obj = v as Record<string, unknown>;
-  return `map[${Object.keys(obj).sort().map((k) => `${k}:${goClaimString(obj[k])}`).join(' ')}]`;
+  return `map[${Object.keys(obj).sort().map((k) => `${k}:${goClaimString(obj[k], depth + 1)}`).join(' ')}]`;
 }
 
 /** Renders one value: claims override the defaults (upstream copies the claims last). */

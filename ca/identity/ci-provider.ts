@@ -13,7 +13,13 @@ export function ciProviderPrincipal(token: VerifiedToken): Principal {
   const metadata = token.settings.ciMetadata;
   if (!metadata) throw identityError(`metadata not found for ci provider ${token.settings.ciProvider ?? ''}`);
   const data: Record<string, string> = { ...metadata.defaults };
-  for (const [k, v] of Object.entries(token.claims)) data[k] = goClaimString(v);
+  for (const [k, v] of Object.entries(token.claims)) {
+    try {
+      data[k] = goClaimString(v);
+    } catch (err) {
+      throw identityError(`claim ${JSON.stringify(k.slice(0, 100))}: ${(err as Error).message}`);
+    }
+  }
   const render = (t: Parameters<typeof renderValue>[0], what: string) => {
     try {
       return renderValue(t, data, what);

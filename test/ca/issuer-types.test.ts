@@ -108,6 +108,17 @@ test('spiffe: sub as SAN, trust domain must EQUAL the configured one (fulcio#588
   }
 });
 
+test('ci-provider: a claim nested deeper than any token needs is a 400 naming it, not a stack overflow (500)', (t) => {
+  const config = parseIssuerConfig(readFileSync(new URL('./fixtures/ci-providers.yaml', import.meta.url), 'utf8'), 'ci.yaml');
+  const gh = config.issuers.get('https://github-ci.example.com')!;
+  let deep: unknown = 'x';
+  for (let i = 0; i < 5000; i++) deep = [deep];
+  refuses(t, () => principalFromToken(token(gh, { ...GITHUB_CLAIMS, extra: deep }, gh.issuerUrl)), /claim "extra": a claim nested more than 64 deep/);
+  let fine: unknown = 'x';
+  for (let i = 0; i < 60; i++) fine = { k: fine };
+  t.notThrows(() => principalFromToken(token(gh, { ...GITHUB_CLAIMS, extra: fine }, gh.issuerUrl)));
+});
+
 test('ci-provider with upstream\'s GitHub and GitLab metadata certifies exactly what the dedicated types do', (t) => {
   const config = parseIssuerConfig(readFileSync(new URL('./fixtures/ci-providers.yaml', import.meta.url), 'utf8'), 'ci.yaml');
   const gh = config.issuers.get('https://github-ci.example.com')!;
