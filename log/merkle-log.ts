@@ -37,6 +37,8 @@ export interface MerkleLogOptions {
 export interface IndexedMerkleLog extends MerkleLog {
   /** Indices of committed entries stored under `key`, ascending, at most `limit`. */
   searchIndex(key: string, limit: number): number[];
+  /** Whether committed entry `index` is stored under `key`. */
+  inSearchIndex(key: string, index: number): boolean;
   /** Hash of the complete subtree of 2^level leaves starting at leaf index * 2^level; RangeError if not complete in the log. */
   subtreeHash(level: number, index: number): Buffer;
   /** Records a signed checkpoint as published (kept once per size). */
@@ -177,6 +179,11 @@ class SqliteMerkleLog implements IndexedMerkleLog {
     if (this.#closed) throw new Error('log is closed');
     const size = this.size();
     return this.#store.lookupIndexKey(key, limit).filter((i) => i < size);
+  }
+
+  inSearchIndex(key: string, index: number): boolean {
+    if (this.#closed) throw new Error('log is closed');
+    return index < this.size() && this.#store.hasIndexKey(key, index);
   }
 
   subtreeHash(level: number, index: number): Buffer {

@@ -1,4 +1,4 @@
-import { BadRequestError } from '../../core/errors.ts';
+import { BadRequestError, UnprocessableError } from '../../core/errors.ts';
 import { parseVerifierKey } from '../kinds/verifier-key.ts';
 import { decodeBase64, readObject, readString } from '../kinds/strict-json.ts';
 import { emailKey, hashKey, publicKeyKey } from '../kinds/index-keys.ts';
@@ -48,14 +48,33 @@ export function parseSearchIndex(body: unknown): IndexQuery {
   return { keys, operator };
 }
 
-/** Entry indices matching the query, ascending. */
-export function runIndexQuery(q: IndexQuery, lookup: (key: string, limit: number) => number[]): number[] {
-  const sets = q.keys.map((k) => lookup(k, MAX_INDEX_RESULTS));
-  let result: number[];
-  if (q.operator === 'or') result = [...new Set(sets.flat())];
-  else {
-    const [first, ...rest] = sets.map((s) => new Set(s));
-    result = [...first!].filter((i) => rest.every((s) => s.has(i)));
+export interface SearchableIndex {
+  /** Indices under `key`, ascending, at most `limit`. */
+  searchIndex(key: string, limit: number): number[];
+  inSearchIndex(key: string, index: number): boolean;
+}
+
+export function tooManyMatches(): never {
+  throw new UnprocessableError(`more than ${MAX_INDEX_RESULTS} entries match the query: narrow it (several of hash, publicKey and email with operator "and")`);
+}
+
+/**
+ * Entry indices matching the query, ascending, all of them or UnprocessableError (422): never a silently cut list.
+ * (Each key used to be cut to its first 10,000 entries before the intersection, so an "and" query missed newer
+ * matches.) Every lookup is bounded: each key is read to at most MAX_INDEX_RESULTS + 1 entries; for "and", the
+ * smallest complete list is filtered by one primary-key lookup per entry and key.
+ */
+export function runIndexQuery(q: IndexQuery, index: SearchableIndex): number[] {
+  const found = [...new Set(q.keys)].map((key) => ({ key, indices: index.searchIndex(key, MAX_INDEX_RESULTS + 1) }));
+  const complete = (f: { indices: number[] }) => f.indices.length <= MAX_INDEX_RESULTS;
+  if (q.operator === 'or') {
+    if (!found.every(complete)) tooManyMatches();
+    const all = [...new Set(found.flatMap((f) => f.indices))].sort((a, b) => a - b);
+    if (all.length > MAX_INDEX_RESULTS) tooManyMatches();
+    return all;
   }
-  return result.sort((a, b) => a - b).slice(0, MAX_INDEX_RESULTS);
+  const smallest = found.filter(complete).sort((a, b) => a.indices.length - b.indices.length)[0];
+  if (!smallest) tooManyMatches();
+  const others = found.filter((f) => f !== smallest).map((f) => (complete(f) ? { set: new Set(f.indices) } : { key: f.key }));
+  return smallest.indices.filter((i) => others.every((o) => (o.set ? o.set.has(i) : index.inSearchIndex(o.key!, i))));
 }

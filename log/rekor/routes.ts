@@ -7,7 +7,7 @@ import { leafHash } from '../merkle/hash.ts';
 import type { RekorLogOptions } from './entries.ts';
 import { RekorShards, type FrozenShardOptions } from './shards.ts';
 import { searchLogQuery } from './search.ts';
-import { MAX_INDEX_RESULTS, parseSearchIndex, runIndexQuery } from './index-search.ts';
+import { MAX_INDEX_RESULTS, parseSearchIndex, runIndexQuery, tooManyMatches } from './index-search.ts';
 import { addTileRoutes, shardTilesPrefix } from './tiles.ts';
 import { queryInt, queryString } from './query.ts';
 import type { IndexedMerkleLog } from '../merkle-log.ts';
@@ -31,15 +31,15 @@ export interface RekorRouterOptions extends RekorLogOptions {
   /** How proposed entries are validated and canonicalized; default inline. services/ passes a worker pool. */
   canonicalize?: Canonicalize;
   /** The search index of /api/v1/index/retrieve (the engine opened with `indexKeys: rekorIndexKeys`); default `log` if it has one. */
-  index?: Pick<IndexedMerkleLog, 'searchIndex'> | IndexedMerkleLog;
+  index?: Pick<IndexedMerkleLog, 'searchIndex' | 'inSearchIndex'> | IndexedMerkleLog;
   /** Trees frozen by key rotations, oldest first (log/rekor/shards.ts); `log` is then the active tree. */
   inactiveShards?: FrozenShardOptions[];
 }
 
 const MAX_TILE_ENTRY = 0xffff;
 
-type SearchIndex = Pick<IndexedMerkleLog, 'searchIndex'>;
-const hasSearchIndex = (l: unknown): l is SearchIndex => typeof (l as SearchIndex | undefined)?.searchIndex === 'function';
+type SearchIndex = Pick<IndexedMerkleLog, 'searchIndex' | 'inSearchIndex'>;
+const hasSearchIndex = (l: unknown): l is SearchIndex => typeof (l as SearchIndex | undefined)?.inSearchIndex === 'function';
 
 export function rekorRouter(opts: RekorRouterOptions): Router {
   const shards = new RekorShards(opts, opts.inactiveShards);
@@ -100,11 +100,13 @@ export function rekorRouter(opts: RekorRouterOptions): Router {
     const ids: string[] = [];
     shards.all().forEach((shard, i) => {
       const index = indexes[i];
-      if (!index || ids.length >= MAX_INDEX_RESULTS) return;
+      if (!index) return;
       const size = shard.size();
-      for (const n of runIndexQuery(query, (key, limit) => index.searchIndex(key, limit))) {
+      for (const n of runIndexQuery(query, index)) {
         const entry = n < size ? shard.log.getEntry(n) : undefined;
-        if (entry && ids.length < MAX_INDEX_RESULTS) ids.push(shard.entryId(entry));
+        if (!entry) continue;
+        if (ids.length >= MAX_INDEX_RESULTS) tooManyMatches(); // across the log's trees, as within one
+        ids.push(shard.entryId(entry));
       }
     });
     ctx.body = ids;

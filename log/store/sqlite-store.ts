@@ -126,6 +126,7 @@ export class SqliteStore implements NodeSource {
       publish: db.prepare('INSERT OR IGNORE INTO published_checkpoints (size, note, published_ms) VALUES (?, ?, ?)'),
       published: db.prepare('SELECT size, note, published_ms AS publishedMs FROM published_checkpoints WHERE size >= ? ORDER BY size LIMIT ?'),
       lookupKey: db.prepare('SELECT idx FROM search_index WHERE key = ? ORDER BY idx LIMIT ?').pluck(),
+      hasKey: db.prepare('SELECT 1 FROM search_index WHERE key = ? AND idx = ?').pluck(),
     };
   }
 
@@ -215,6 +216,11 @@ export class SqliteStore implements NodeSource {
   /** Indices of the entries under `key`, ascending, at most `limit`. */
   lookupIndexKey(key: string, limit: number): number[] {
     return this.#stmts.lookupKey.all(key, limit) as number[];
+  }
+
+  /** Whether entry `idx` is stored under `key` (one primary-key lookup). */
+  hasIndexKey(key: string, idx: number): boolean {
+    return this.#stmts.hasKey.get(key, idx) !== undefined;
   }
 
   /** Keeps the first signed checkpoint published for `size` (later ones for the same size are the same tree). */

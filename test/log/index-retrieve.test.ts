@@ -74,3 +74,26 @@ test('index keys are written in the append transaction: an entry and its keys su
   const res = await post(again.url, '/api/v1/index/retrieve', { hash: p.digest });
   t.is((await res.json() as string[]).length, 1);
 });
+
+test('index/retrieve over 10,000 matches: "and" still finds the newest entry, "or" and single keys are a 422, never a silently cut list', async (t) => {
+  const rekor = await startIndexedRekor(tempDbPath(t));
+  t.teardown(rekor.close);
+  const { emailKey, hashKey } = await import('../../log/kinds/index-keys.ts');
+  const email = emailKey('busy@example.com');
+  const digests = Array.from({ length: 10_001 }, (_, i) => `${i.toString(16).padStart(8, '0')}${'0'.repeat(56)}`);
+  // 10,001 entries under one email, each with its own artifact hash (the engine takes the keys as given)
+  await Promise.all(digests.map((d, i) => rekor.log.append(Buffer.from(`entry ${i}`), null, [email, hashKey('sha256', d)])));
+  const search = async (q: unknown) => {
+    const res = await post(rekor.url, '/api/v1/index/retrieve', q);
+    return { status: res.status, body: await res.json() as unknown };
+  };
+  const newest = await search({ email: 'busy@example.com', hash: digests.at(-1), operator: 'and' });
+  t.is(newest.status, 200);
+  t.is((newest.body as string[]).length, 1);
+  t.deepEqual((await search({ hash: digests.at(-1) })).body, newest.body);
+  for (const q of [{ email: 'busy@example.com' }, { email: 'busy@example.com', hash: digests[0] }]) {
+    const res = await search(q);
+    t.is(res.status, 422, JSON.stringify(q));
+    t.regex((res.body as { message: string }).message, /more than 10000 entries match the query/);
+  }
+});
