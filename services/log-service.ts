@@ -6,7 +6,7 @@ import { rekorRouter } from '../log/rekor/routes.ts';
 import type { FrozenShardOptions } from '../log/rekor/shards.ts';
 import { createCanonicalizePool } from '../log/kinds/canonicalize-pool.ts';
 import { rekorIndexKeys } from '../log/kinds/index-keys.ts';
-import { CtLog } from '../log/ct/ct-log.ts';
+import { CtLog, ctLeafIndexKeys } from '../log/ct/ct-log.ts';
 import { ctRouter } from '../log/ct/routes.ts';
 import { verifyCheckpoint } from '../log/checkpoint.ts';
 import type { MerkleLog } from '../log/types.ts';
@@ -67,7 +67,7 @@ export function createLogService(opts: {
     const rekorEngine = openMerkleLog({ path: join(opts.dataDir, active.dbFile), indexKeys: rekorIndexKeys });
     opened.push(rekorEngine);
     const rekor = observe(rekorEngine, 'rekor');
-    const ctTree = observe(openMerkleLog({ path: join(opts.dataDir, 'log', 'ct.db') }), 'ct');
+    const ctTree = observe(openMerkleLog({ path: join(opts.dataDir, 'log', 'ct.db'), indexKeys: ctLeafIndexKeys }), 'ct');
     opened.push(ctTree);
     const ct = new CtLog({ log: ctTree, signer: ctKey, roots: opts.caRoots });
     // entry signature checks on worker threads, so the main thread keeps sequencing and answering

@@ -1,4 +1,5 @@
 import type { MerkleLog } from '../log/types.ts';
+import type { IndexedMerkleLog } from '../log/merkle-log.ts';
 import type { StackMetrics } from './metrics.ts';
 
 /**
@@ -8,7 +9,7 @@ import type { StackMetrics } from './metrics.ts';
 export function observedMerkleLog(log: MerkleLog, name: string, metrics: StackMetrics): MerkleLog {
   metrics.watchLogSize(name, () => log.size());
   const seconds = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e9;
-  return {
+  const observed: MerkleLog & Partial<Pick<IndexedMerkleLog, 'searchIndex'>> = {
     async append(leaf, extra, indexKeys) {
       const t0 = process.hrtime.bigint();
       const result = await log.append(leaf, extra, indexKeys);
@@ -34,4 +35,8 @@ export function observedMerkleLog(log: MerkleLog, name: string, metrics: StackMe
     },
     close: () => log.close(),
   };
+  // the CT log deduplicates through the engine's search index: pass it on when there is one
+  const indexed = log as Partial<Pick<IndexedMerkleLog, 'searchIndex'>>;
+  if (typeof indexed.searchIndex === 'function') observed.searchIndex = (key, limit) => indexed.searchIndex!(key, limit);
+  return observed;
 }

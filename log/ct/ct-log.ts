@@ -44,6 +44,24 @@ export function ctDedupKey(entry: CtSignedEntry): string {
   return createHash('sha256').update(merkleTreeLeaf(0n, entry)).digest('hex');
 }
 
+/**
+ * The search-index key of a stored MerkleTreeLeaf: ctDedupKey of its entry, computed from the leaf alone (the leaf
+ * with its timestamp zeroed is merkleTreeLeaf(0, entry); this log writes no SCT extensions). Open the CT log's
+ * engine with this as its indexer so that deduplication survives restarts and reaches past the recent cache.
+ */
+export function ctLeafIndexKeys(leaf: Buffer): string[] {
+  if (leaf.length < 10) return [];
+  const zeroed = Buffer.from(leaf);
+  zeroed.fill(0, 2, 10);
+  return [`ct:${createHash('sha256').update(zeroed).digest('hex')}`];
+}
+
+/** What CtLog needs of an engine that keeps a search index (log/merkle-log.ts IndexedMerkleLog). */
+interface DedupIndex {
+  searchIndex(key: string, limit: number): number[];
+}
+const hasDedupIndex = (log: MerkleLog): log is MerkleLog & DedupIndex => typeof (log as Partial<DedupIndex>).searchIndex === 'function';
+
 /** The MerkleTreeLeaf timestamp (bytes 2..10: after version and leaf_type). */
 function leafTimestamp(leaf: Buffer): number {
   return leaf.length >= 10 ? Number(leaf.readBigUInt64BE(2)) : 0;
@@ -112,20 +130,32 @@ export class CtLog {
     const key = ctDedupKey(v.entry);
     let pending = this.#recent.get(key);
     if (!pending) {
-      pending = this.#append(v.entry, v.extraData);
+      // Not among the recent ones: logged before (before a restart, or 4096 submissions ago) if the index says so.
+      // Trillian's CT dedups by leaf identity for ever; without this, every public precertificate could be
+      // replayed from get-entries to grow the log without end.
+      const stored = this.#storedTimestamp(key);
+      pending = stored !== undefined ? Promise.resolve(stored) : this.#append(v.entry, v.extraData, key);
       this.#remember(key, pending);
     }
     const timestamp = await pending;
     return this.#sct(timestamp, v.entry);
   }
 
-  async #append(entry: CtSignedEntry, extraData: Buffer): Promise<bigint> {
+  async #append(entry: CtSignedEntry, extraData: Buffer, key: string): Promise<bigint> {
     // The timestamp is inside the leaf, so it is fixed before the append; the SCT is only made after it.
     const now = this.#now();
     this.#maxTimestamp = Math.max(this.#maxTimestamp, now);
     const timestamp = BigInt(now);
-    await this.#log.append(merkleTreeLeaf(timestamp, entry), extraData);
+    await this.#log.append(merkleTreeLeaf(timestamp, entry), extraData, [`ct:${key}`]);
     return timestamp;
+  }
+
+  /** The timestamp of the stored leaf of the entry with dedup key `key`, when the engine keeps an index. */
+  #storedTimestamp(key: string): bigint | undefined {
+    if (!hasDedupIndex(this.#log)) return undefined;
+    const [index] = this.#log.searchIndex(`ct:${key}`, 1);
+    const leaf = index === undefined ? undefined : this.#log.getEntry(index)?.leaf;
+    return leaf ? BigInt(leafTimestamp(leaf)) : undefined;
   }
 
   #remember(key: string, pending: Promise<bigint>): void {

@@ -24,6 +24,13 @@ export function markBackfill(db: Database.Database): void {
 
 /** Indexes the entries the marker says are missing; returns how many were read. Nothing to do: 0, no writes. */
 export function backfillSearchIndex(db: Database.Database, indexKeys: (leaf: Buffer) => string[], progress?: (done: number, total: number) => void): number {
+  // A log first opened with an indexer after entries were written without one (the CT log's deduplication keys
+  // came after its entries): nothing is indexed at all, so everything is, once. (A log whose entries all give no
+  // key would be read again at each open; no kind here gives none.)
+  if (!hasTable(db, 'search_index_backfill') && db.prepare('SELECT 1 FROM search_index LIMIT 1').get() === undefined
+    && db.prepare('SELECT 1 FROM entries LIMIT 1').get() !== undefined) {
+    markBackfill(db);
+  }
   if (!hasTable(db, 'search_index_backfill')) return 0;
   const next = db.prepare('SELECT next_idx FROM search_index_backfill').pluck();
   const total = (db.prepare('SELECT count(*) FROM entries').pluck().get() as number) ?? 0;

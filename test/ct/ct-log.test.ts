@@ -7,7 +7,7 @@ import { generateSigner } from '../../core/signer.ts';
 import { BadRequestError } from '../../core/errors.ts';
 import { openMerkleLog } from '../../log/merkle-log.ts';
 import type { MerkleLog } from '../../log/types.ts';
-import { CtLog } from '../../log/ct/ct-log.ts';
+import { CtLog, ctLeafIndexKeys } from '../../log/ct/ct-log.ts';
 import { verifySthJson } from '../../log/ct/sth.ts';
 import { makeIntermediate, makeLeaf, makeRoot } from './test-pki.ts';
 
@@ -72,6 +72,46 @@ test('resubmissions, sequential or concurrent, get the first timestamp and add n
   // A different certificate is a different entry.
   await ct.addPreChain([makeLeaf(intermediate), intermediate.der]);
   t.is(log.size(), 2);
+});
+
+test('resubmissions are deduplicated for good: past the recent cache and across a restart, through the engine\'s index', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ct-dedup-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'ct.db');
+  let now = T0;
+  const signer = generateSigner();
+  const open = () => {
+    const log = openMerkleLog({ path, indexKeys: ctLeafIndexKeys });
+    return { log, ct: new CtLog({ log, signer, roots: [root.der], clock: () => now++, dedupCacheSize: 2 }) };
+  };
+  const chains = Array.from({ length: 4 }, () => [makeLeaf(intermediate), intermediate.der]);
+  let { log, ct } = open();
+  const first = [];
+  for (const chain of chains) first.push(await ct.addPreChain(chain));
+  t.is(log.size(), 4);
+  // the first two are no longer among the 2 recent ones: still the same timestamps, no new leaf
+  for (const [i, chain] of chains.entries()) t.is((await ct.addPreChain(chain)).timestamp, first[i]!.timestamp);
+  t.is(log.size(), 4);
+  await log.close();
+  ({ log, ct } = open());
+  t.teardown(() => log.close());
+  for (const [i, chain] of chains.entries()) t.is((await ct.addPreChain(chain)).timestamp, first[i]!.timestamp);
+  t.is(log.size(), 4, 'a restart forgets nothing');
+});
+
+test('a CT log written before its deduplication index is indexed whole on the first open with the indexer', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ct-dedup-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'ct.db');
+  const signer = generateSigner();
+  const chain = [makeLeaf(intermediate), intermediate.der];
+  const before = openMerkleLog({ path });
+  const sct = await new CtLog({ log: before, signer, roots: [root.der], clock: () => T0 }).addPreChain(chain);
+  await before.close();
+  const after = openMerkleLog({ path, indexKeys: ctLeafIndexKeys });
+  t.teardown(() => after.close());
+  t.is((await new CtLog({ log: after, signer, roots: [root.der], clock: () => T0 + 5 }).addPreChain(chain)).timestamp, sct.timestamp);
+  t.is(after.size(), 1);
 });
 
 test('a failed append is not remembered for later submitters', async (t) => {
