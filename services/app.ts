@@ -13,7 +13,7 @@ import { createCaService, parseCaIssuers, type CaService } from './ca-service.ts
 import { lockDataFolder, type DataFolderLock } from './data-lock.ts';
 import { readMeta, type DeploymentMeta } from './meta.ts';
 import { loadOrCreateCa } from './ca-files.ts';
-import { httpSctSource } from './sct-http.ts';
+import { ctLogKey, httpSctSource, type CtLogKey } from './sct-http.ts';
 import { buildSigningConfig, buildTrustedRoot, type TrustParts } from './trust.ts';
 import { fetchCaRoots, fetchRemoteTrust } from './remote-trust.ts';
 import { createMetrics, type StackMetrics } from './metrics.ts';
@@ -89,6 +89,22 @@ function urlWarnings(cfg: ServeConfig, url: string, recorded: DeploymentMeta | u
  * Starts the configured services on one HTTP(S) port. The port is bound first (so port 0 works and the public
  * URL is known), then the services are built and the handler is switched on.
  */
+/**
+ * `serve ca`: the CT log keys its SCTs must verify under, read from the log's trusted root (the document whose
+ * CT keys this CA's own trusted root repeats), remembered until an SCT names another key. A failed read is not
+ * remembered.
+ */
+function remoteCtLogKeys(logUrl: string, logger: Logger): (refresh: boolean) => Promise<CtLogKey[]> {
+  let keys: Promise<CtLogKey[]> | undefined;
+  return (refresh) => {
+    if (refresh || !keys) {
+      keys = fetchRemoteTrust(logUrl, logger, 0).then(({ logParts }) => (logParts.ctlog ? [ctLogKey(logParts.ctlog.publicKeyDer)] : []));
+      keys.catch(() => { keys = undefined; });
+    }
+    return keys;
+  };
+}
+
 export async function startStack(cfg: ServeConfig, logger: Logger = createLogger(cfg.logLevel)): Promise<RunningStack> {
   let handler: http.RequestListener = (_req, res) => {
     res.statusCode = 503;
@@ -129,7 +145,7 @@ export async function startStack(cfg: ServeConfig, logger: Logger = createLogger
       if (roots.length === 0) throw new Error('`serve log` needs --ca-url so its CT log knows which CA it serves');
       log = createLogService({ dataDir: cfg.dataDir, publicUrl: url, caRoots: roots, observe });
     } else {
-      ca = await createCaService({ ...cfg, publicUrl: url, sctSource: httpSctSource(cfg.logUrl!), issuerConfig });
+      ca = await createCaService({ ...cfg, publicUrl: url, sctSource: httpSctSource(cfg.logUrl!, { ctLogKeys: remoteCtLogKeys(cfg.logUrl!, logger) }), issuerConfig });
     }
     for (const warning of urlWarnings(cfg, url, recorded)) logger.warn(warning);
   } catch (err) {
