@@ -67,7 +67,9 @@ export function rekorIndexKeys(leaf: Buffer): string[] {
   keys.push(...hashOf(obj(obj(spec.data))?.hash));
   keys.push(...hashOf(spec.payloadHash), ...hashOf(spec.envelopeHash));
   const content = obj(spec.content);
-  if (content) keys.push(...hashOf(content.hash), ...hashOf(content.payloadHash));
+  // intoto's content.hash is the client's claim, copied unchecked (as upstream, which leaves it out of its index
+  // too): indexing it would let anyone make a hash search return their entry. payloadHash is the log's own.
+  if (content) keys.push(...hashOf(content.payloadHash));
   keys.push(...keyAndIdentities(obj(obj(spec.signature)?.publicKey)?.content));
   const envelopeSigs = obj(content?.envelope)?.signatures; // intoto v0.0.2
   const sigs = [...(Array.isArray(spec.signatures) ? spec.signatures : []), ...(Array.isArray(envelopeSigs) ? envelopeSigs : [])];
