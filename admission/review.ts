@@ -18,6 +18,7 @@ import { Limiter } from './limiter.ts';
 import { ObjectShapeError, podImages, podSpecOf, type PodImage } from './pod-images.ts';
 import { findRule, narrow, PolicyError, type AdmissionPolicy } from './policy.ts';
 import type { Verdict, VerdictCache } from './verdict-cache.ts';
+import { isRecord } from '../core/json-text.ts';
 
 export const DEFAULT_DEADLINE_MS = 8_000;
 export const DEFAULT_CONCURRENT_IMAGES = 8;
@@ -182,9 +183,6 @@ function imagesBefore(kind: string, oldObject: unknown): Map<string, string> {
 
 const OPERATIONS = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 export async function reviewAdmission(body: unknown, ctx: ReviewContext): Promise<{ apiVersion: string; kind: string; response: AdmissionResponse }> {
   const b = body as { apiVersion?: unknown; kind?: unknown; request?: Record<string, unknown> };

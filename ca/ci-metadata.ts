@@ -1,5 +1,6 @@
 import type { FulcioExtensionValues } from './extensions.ts';
 import { parseGoTemplate, type GoTemplate } from './identity/go-template.ts';
+import { isRecord } from '../core/json-text.ts';
 
 /**
  * Fulcio's `CIIssuerMetadata` (YAML `ci-issuer-metadata`): per CI provider name, default values, a template per
@@ -51,9 +52,6 @@ const METADATA_KEYS: Record<string, string> = {
   subjectalternativenametemplate: 'SubjectAlternativeNameTemplate', 'subject-alternative-name-template': 'SubjectAlternativeNameTemplate',
 };
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function valueTemplate(text: string, where: string): ValueTemplate {
   if (!text.includes('{{')) return { kind: 'claim', name: text };

@@ -2,10 +2,6 @@ import { isMap, isScalar, type Document } from 'yaml';
 
 /** Field readers and checks shared by the issuer-configuration parsers; errors name the key they are about. */
 
-export function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** Renames keys to their canonical JSON spelling; unknown or duplicated keys are errors, since they are typos. */
 export function canonicalKeys(obj: Record<string, unknown>, names: Record<string, string>, where: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};

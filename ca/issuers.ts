@@ -6,7 +6,8 @@ import { parseDocument } from 'yaml';
 import { parseJsonText } from '../core/json-text.ts';
 import { parseCiIssuerMetadata, type CiIssuerMetadata } from './ci-metadata.ts';
 import { parseClaimPolicy, type ClaimRule } from './claim-policy.ts';
-import { canonicalKeys, checkAllowedDomain, checkHttpUrl, isRecord, optionalString, requiredString, yamlLineOf } from './config-fields.ts';
+import { canonicalKeys, checkAllowedDomain, checkHttpUrl, optionalString, requiredString, yamlLineOf } from './config-fields.ts';
+import { isRecord } from '../core/json-text.ts';
 import { parseTrustDomain } from './identity/spiffe.ts';
 
 /**

@@ -1,6 +1,7 @@
 import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { UnavailableError } from '../core/errors.ts';
+import { readCapped } from '../core/read-capped.ts';
 
 /**
  * Fetches and caches an OIDC issuer's discovery document and JWKS. Only issuers that the configuration
@@ -246,7 +247,7 @@ export class OidcKeyCache {
         await res.body?.cancel();
         throw new UnavailableError(`OIDC issuer ${issuerUrl} answered ${res.status} for ${target.pathname}`);
       }
-      const text = await this.readCapped(res, issuerUrl);
+      const text = await this.readBody(res, issuerUrl);
       let doc: unknown;
       try {
         doc = JSON.parse(text);
@@ -260,25 +261,11 @@ export class OidcKeyCache {
     }
   }
 
-  private async readCapped(res: Response, issuerUrl: string): Promise<string> {
-    const declared = Number(res.headers.get('content-length') ?? 0);
-    if (declared > this.maxBytes) {
-      await res.body?.cancel();
-      throw new UnavailableError(`OIDC issuer ${issuerUrl} sent a response over ${this.maxBytes} bytes`);
-    }
-    if (!res.body) return '';
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        total += chunk.length;
-        if (total > this.maxBytes) throw new UnavailableError(`OIDC issuer ${issuerUrl} sent a response over ${this.maxBytes} bytes`);
-        chunks.push(chunk);
-      }
-    } catch (err) {
-      if (err instanceof UnavailableError) throw err;
-      throw new UnavailableError(`OIDC issuer ${issuerUrl}: reading the response failed: ${(err as Error).message}`);
-    }
-    return Buffer.concat(chunks).toString('utf8');
+  private async readBody(res: Response, issuerUrl: string): Promise<string> {
+    const body = await readCapped(res, this.maxBytes, {
+      tooLarge: () => new UnavailableError(`OIDC issuer ${issuerUrl} sent a response over ${this.maxBytes} bytes`),
+      cut: (err) => new UnavailableError(`OIDC issuer ${issuerUrl}: reading the response failed: ${(err as Error).message}`),
+    });
+    return body.toString('utf8');
   }
 }

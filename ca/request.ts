@@ -1,4 +1,5 @@
 import { BadRequestError } from '../core/errors.ts';
+import { isRecord } from '../core/json-text.ts';
 
 /**
  * The Fulcio v2 `CreateSigningCertificateRequest` as grpc-gateway reads it (protojson): camelCase or proto
@@ -21,9 +22,6 @@ export interface SigningCertRequest {
 /** No honest field is anywhere near this; refusing early keeps decoding cheap. */
 const MAX_FIELD_CHARS = 64 * 1024;
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** A field by its JSON name or its proto name; protojson accepts both. */
 function field(obj: Record<string, unknown>, jsonName: string, protoName: string): unknown {

@@ -72,3 +72,8 @@ export function parseJsonBytes(bytes: Uint8Array): unknown {
 export function jsonProblem(e: unknown, syntax: string): string {
   return e instanceof JsonTextError ? e.message : syntax;
 }
+
+/** A JSON object (not null, not an array): what every reader of parsed JSON asks first. */
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -37,8 +37,6 @@ export interface ParsedCertificate {
   notBefore: number;
   notAfter: number;
   spkiDer: Buffer;
-  /** True when the SubjectPublicKeyInfo is exactly an id-ecPublicKey on the named curve P-256. */
-  p256: boolean;
   /** Extensions by OID, in certificate order; a certificate with the same extension twice is refused (RFC 5280 4.2). */
   extensions: Map<string, CertificateExtension>;
 }
@@ -53,8 +51,6 @@ const SIGNATURE_ALGORITHMS: Record<string, string | null> = {
   '1.2.840.113549.1.1.13': 'sha512',
   '1.3.101.112': null,
 };
-const EC_PUBLIC_KEY = '1.2.840.10045.2.1';
-const P256 = '1.2.840.10045.3.1.7';
 
 /** Extension ::= SEQUENCE { extnID OBJECT IDENTIFIER, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING } */
 function readExtensions(block: Block): Map<string, CertificateExtension> {
@@ -70,15 +66,6 @@ function readExtensions(block: Block): Map<string, CertificateExtension> {
     extensions.set(extnId, { critical, value, der: derOf(ext) });
   }
   return extensions;
-}
-
-/** SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier, subjectPublicKey BIT STRING }: names P-256? */
-function isP256(spki: Block): boolean {
-  const [algorithm, key, ...extra] = sequence(spki, 'subjectPublicKeyInfo');
-  bitStringBytes(key, 'subjectPublicKey');
-  if (extra.length > 0) throw new Error('subjectPublicKeyInfo: expected 2 fields');
-  const [algOid, curve, ...more] = sequence(algorithm, 'subjectPublicKeyInfo.algorithm');
-  return oid(algOid, 'subjectPublicKeyInfo.algorithm') === EC_PUBLIC_KEY && more.length === 0 && curve instanceof asn1js.ObjectIdentifier && curve.getValue() === P256;
 }
 
 /** The certificate's structure (RFC 5280 4.1), as far as asn1js's tree shows it; semantics are checked by the caller. */
@@ -98,6 +85,7 @@ function parse(input: Buffer) {
   sequence(innerAlgorithm, 'signature');
   sequence(issuer, 'issuer');
   sequence(subject, 'subject');
+  sequence(spki, 'subjectPublicKeyInfo'); // its form is judged by the key import (core/public-key.ts)
   const [notBefore, notAfter, ...more] = sequence(validity, 'validity');
   if (more.length > 0) throw new Error('validity: expected 2 fields');
   for (const tag of [1, 2]) if (isContext(fields[i], tag) && !fields[i]!.idBlock.isConstructed) i++; // issuer/subjectUniqueID
@@ -119,7 +107,6 @@ function parse(input: Buffer) {
     notBefore: time(notBefore, 'notBefore'),
     notAfter: time(notAfter, 'notAfter'),
     spkiDer: derOf(spki!),
-    p256: isP256(spki!),
     extensions,
   };
 }
