@@ -92,14 +92,18 @@ function parseCertificateContent(vm: JsonObject, mediaType: string): { leafB64: 
   return { leafB64: string(raw, 'verificationMaterial.certificate.rawBytes'), leafDer: base64(raw, 'verificationMaterial.certificate.rawBytes', { max: MAX_CERT }), chainDer: [] };
 }
 
-export function parseTlogEntry(value: unknown): ParsedTlogEntry {
+/**
+ * The one tlog entry of a bundle, of one of `kinds` (kind -> the one version read); its kind comes back with it.
+ * Message-signature bundles take hashedrekord 0.0.1; DSSE bundles dsse 0.0.1 and intoto 0.0.2.
+ */
+export function parseTlogEntry<K extends string = 'hashedrekord'>(value: unknown, kinds: Readonly<Record<K, string>> = { hashedrekord: '0.0.1' } as Record<K, string>): ParsedTlogEntry & { kind: K } {
   const p = 'verificationMaterial.tlogEntries[0]';
   // proto3 JSON omits zero values: logIndex 0 (the first entry of a log) and empty proof hashes are absent.
   const e = object(value, p, ['logIndex', 'logId', 'kindVersion', 'integratedTime', 'inclusionPromise', 'inclusionProof', 'canonicalizedBody'],
     ['logId', 'kindVersion', 'integratedTime', 'inclusionPromise', 'inclusionProof', 'canonicalizedBody']);
   const kv = object(e.kindVersion, `${p}.kindVersion`, ['kind', 'version']);
-  literal(kv.kind, `${p}.kindVersion.kind`, ['hashedrekord']);
-  literal(kv.version, `${p}.kindVersion.version`, ['0.0.1']);
+  const kind = literal(kv.kind, `${p}.kindVersion.kind`, Object.keys(kinds) as K[]);
+  literal(kv.version, `${p}.kindVersion.version`, [kinds[kind]!]);
   const logId = base64(object(e.logId, `${p}.logId`, ['keyId']).keyId, `${p}.logId.keyId`, { length: 32 });
   const promise = object(e.inclusionPromise, `${p}.inclusionPromise`, ['signedEntryTimestamp']);
   const proof = object(e.inclusionProof, `${p}.inclusionProof`, ['logIndex', 'rootHash', 'treeSize', 'hashes', 'checkpoint'], ['rootHash', 'treeSize', 'checkpoint']);
@@ -112,6 +116,7 @@ export function parseTlogEntry(value: unknown): ParsedTlogEntry {
   if (proofIndex > logIndex) throw new ShapeError(`${p}.inclusionProof.logIndex: ${proofIndex} is greater than the entry's logIndex ${logIndex}`);
   const bodyB64 = string(e.canonicalizedBody, `${p}.canonicalizedBody`);
   return {
+    kind,
     logIndex,
     logId,
     integratedTime: uint(e.integratedTime, `${p}.integratedTime`),

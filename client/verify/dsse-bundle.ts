@@ -8,7 +8,7 @@
  * the payload hash and signature bind it instead, as every Sigstore verifier does.
  */
 import { VerificationError } from '../../core/errors.ts';
-import type { ParsedTlogEntry } from '../bundle.ts';
+import { parseTlogEntry, type ParsedTlogEntry } from '../bundle.ts';
 import type { TrustMaterial } from '../trusted-root.ts';
 import { BoundedCache } from './cache.ts';
 import { verifyCertificateAndSet } from './cosign.ts';
@@ -16,7 +16,7 @@ import { bindEnvelope, checkStatement, parseDsseBody, parseEnvelope, type Attest
 import { compilePolicy, type Policy } from './identity.ts';
 import { parseIntotoBody } from './intoto-body.ts';
 import { loadLeaf } from './leaf.ts';
-import { array, base64, literal, object, shape, ShapeError, string, uint } from './strict-json.ts';
+import { array, base64, literal, object, shape, ShapeError } from './strict-json.ts';
 import { findLog, verifyInclusion, type VerifiedCheckpoint } from './tlog.ts';
 import { failClosed } from './fail-closed.ts';
 import { jsonProblem, parseJsonBytes } from '../../core/json-text.ts';
@@ -80,30 +80,8 @@ function parse(input: Buffer): ParsedDsseBundle {
     if (vm.x509CertificateChain !== undefined) throw new ShapeError('verificationMaterial.x509CertificateChain: not allowed in a v0.3 bundle');
     certs = [base64(object(vm.certificate, 'verificationMaterial.certificate', ['rawBytes']).rawBytes, 'verificationMaterial.certificate.rawBytes', { max: 16 * 1024 })];
   }
-  const p = 'tlogEntries[0]';
-  const e = object(entries[0], p, ['logIndex', 'logId', 'kindVersion', 'integratedTime', 'inclusionPromise', 'inclusionProof', 'canonicalizedBody'],
-    ['logId', 'kindVersion', 'integratedTime', 'inclusionPromise', 'inclusionProof', 'canonicalizedBody']);
-  const kv = object(e.kindVersion, `${p}.kindVersion`, ['kind', 'version']);
-  const kind = literal(kv.kind, `${p}.kindVersion.kind`, ['dsse', 'intoto']);
-  literal(kv.version, `${p}.kindVersion.version`, [kind === 'dsse' ? '0.0.1' : '0.0.2']);
-  const proof = object(e.inclusionProof, `${p}.inclusionProof`, ['logIndex', 'rootHash', 'treeSize', 'hashes', 'checkpoint'], ['rootHash', 'treeSize', 'checkpoint']);
-  const bodyB64 = string(e.canonicalizedBody, `${p}.canonicalizedBody`);
-  const entry: ParsedTlogEntry = {
-    logIndex: e.logIndex === undefined ? 0 : uint(e.logIndex, `${p}.logIndex`),
-    logId: base64(object(e.logId, `${p}.logId`, ['keyId']).keyId, `${p}.logId.keyId`, { length: 32 }),
-    integratedTime: uint(e.integratedTime, `${p}.integratedTime`),
-    signedEntryTimestamp: base64(object(e.inclusionPromise, `${p}.inclusionPromise`, ['signedEntryTimestamp']).signedEntryTimestamp, `${p}.inclusionPromise.signedEntryTimestamp`, { max: 512 }),
-    inclusionProof: {
-      logIndex: proof.logIndex === undefined ? 0 : uint(proof.logIndex, `${p}.inclusionProof.logIndex`),
-      rootHash: base64(proof.rootHash, `${p}.inclusionProof.rootHash`, { length: 32 }),
-      treeSize: uint(proof.treeSize, `${p}.inclusionProof.treeSize`),
-      hashes: (proof.hashes === undefined ? [] : array(proof.hashes, `${p}.inclusionProof.hashes`, 64)).map((h, i) => base64(h, `${p}.inclusionProof.hashes[${i}]`, { length: 32 })),
-      checkpoint: string(object(proof.checkpoint, `${p}.inclusionProof.checkpoint`, ['envelope']).envelope, `${p}.inclusionProof.checkpoint.envelope`, 64 * 1024),
-    },
-    canonicalizedBody: base64(bodyB64, `${p}.canonicalizedBody`, { max: 256 * 1024 }),
-    canonicalizedBodyBase64: bodyB64,
-  };
-  if (entry.inclusionProof.logIndex !== entry.logIndex) throw new ShapeError(`${p}: the inclusion proof is for another log index`);
+  // the same reader as message-signature bundles (client/bundle.ts), for the two DSSE kinds
+  const { kind, ...entry } = parseTlogEntry(entries[0], { dsse: '0.0.1', intoto: '0.0.2' });
   return { leafDer: certs[0]!, chainDer: certs.slice(1), entry, envelope: b.dsseEnvelope, kind };
 }
 

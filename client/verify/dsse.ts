@@ -10,14 +10,14 @@ import { createHash } from 'node:crypto';
 import { VerificationError } from '../../core/errors.ts';
 import { pemToDerList } from '../../core/pem.ts';
 import type { TrustMaterial } from '../trusted-root.ts';
-import { canonicalize } from './tlog-body.ts';
+import { canonicalize, pemCertificate } from './tlog-body.ts';
 import { parseSetBundle, singleCertificate, verifyCertificateAndSet, type DetachedVerification } from './cosign.ts';
 import { compilePolicy, type Policy } from './identity.ts';
 import { loadLeaf, type LeafState } from './leaf.ts';
 import { array, base64, hex, literal, object, shape, ShapeError, string } from './strict-json.ts';
 import { failClosed } from './fail-closed.ts';
 import { signatureVerifies } from './signature.ts';
-import { decodeUtf8, JsonTextError, jsonProblem, parseJsonBytes } from '../../core/json-text.ts';
+import { decodeUtf8, isRecord, JsonTextError, jsonProblem, parseJsonBytes } from '../../core/json-text.ts';
 
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 const STATEMENT_TYPES = ['https://in-toto.io/Statement/v0.1', 'https://in-toto.io/Statement/v1'];
@@ -29,7 +29,8 @@ export const MAX_DIGESTS_PER_SUBJECT = 32;
 export interface InTotoStatement {
   _type: string;
   predicateType: string;
-  subject: { name?: string; digest: Record<string, string> }[];
+  /** Each subject as signed (in-toto ResourceDescriptor fields this verifier reads and type-checks). */
+  subject: { name?: string; uri?: string; annotations?: Record<string, unknown>; digest: Record<string, string> }[];
   predicate: unknown;
 }
 
@@ -57,6 +58,11 @@ export function preAuthEncoding(payloadType: string, payload: Buffer): Buffer {
   return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${payload.length} `), payload]);
 }
 
+/** An object of any members (strict-json's object() checks names, quadratic in their number). */
+function jsonObject(value: unknown, path: string): void {
+  if (!isRecord(value)) throw new ShapeError(`${path}: expected an object`);
+}
+
 function parseStatement(payload: Buffer): InTotoStatement {
   let json: unknown;
   try {
@@ -73,9 +79,15 @@ function parseStatement(payload: Buffer): InTotoStatement {
       const n = typeof o.digest === 'object' && o.digest !== null && !Array.isArray(o.digest) ? Object.keys(o.digest).length : 0;
       if (n > MAX_DIGESTS_PER_SUBJECT) throw new ShapeError(`statement.subject[${i}].digest: ${n} digests, more than the cap of ${MAX_DIGESTS_PER_SUBJECT} per subject`);
       const d = object(o.digest, `statement.subject[${i}].digest`, Object.keys((o.digest ?? {}) as object), []);
+      if (Object.keys(d).length === 0) throw new ShapeError(`statement.subject[${i}].digest: empty (a subject is named by at least one digest)`);
       for (const [k, v] of Object.entries(d)) string(v, `statement.subject[${i}].digest.${k}`, 256);
-      return { name: typeof o.name === 'string' ? o.name : undefined, digest: d as Record<string, string> };
+      // The other fields have their in-toto types or the statement is not read: a subject is returned as signed.
+      if (o.name !== undefined) string(o.name, `statement.subject[${i}].name`, 4096);
+      if (o.uri !== undefined) string(o.uri, `statement.subject[${i}].uri`, 4096);
+      if (o.annotations !== undefined) jsonObject(o.annotations, `statement.subject[${i}].annotations`);
+      return o as InTotoStatement['subject'][number];
     });
+    if (s.predicate !== undefined) jsonObject(s.predicate, 'statement.predicate');
     return { _type: s._type as string, predicateType: string(s.predicateType, 'statement.predicateType', 1024), subject: subjects, predicate: s.predicate };
   }, 'STATEMENT', 'in-toto statement');
 }
@@ -85,6 +97,8 @@ export interface ParsedEnvelope {
   payload: Buffer;
   sigText: string;
   signature: Buffer;
+  /** The signature's keyid; an empty one is read as absent (DSSE: optional, unauthenticated) */
+  keyid?: string;
 }
 
 /** A DSSE envelope (JSON object) with exactly one signature (TOB-SIGSTORE-9) and the in-toto payload type. */
@@ -99,6 +113,7 @@ export function parseEnvelope(json: unknown): ParsedEnvelope {
       payload: base64(e.payload, 'envelope.payload', { max: MAX_ENVELOPE }),
       sigText: string(sig.sig, 'envelope.signatures[0].sig', 2048),
       signature: base64(sig.sig, 'envelope.signatures[0].sig', { max: 1024 }),
+      keyid: sig.keyid === undefined ? undefined : string(sig.keyid, 'envelope.signatures[0].keyid', 1024) || undefined,
     };
   }, 'BUNDLE', 'DSSE envelope');
 }
@@ -114,6 +129,8 @@ export interface LoggedEnvelope {
   verifier: string;
   /** intoto bodies keep the payload type; dsse bodies do not */
   payloadType?: string;
+  /** intoto bodies keep the signature's keyid (null: none); dsse bodies keep none to compare (undefined) */
+  keyid?: string | null;
 }
 
 export interface LoggedDsse extends LoggedEnvelope {
@@ -161,8 +178,11 @@ export function bindEnvelope(logged: LoggedEnvelope, env: ParsedEnvelope, leaf: 
   if (!logged.payloadHash.equals(createHash('sha256').update(env.payload).digest())) throw new VerificationError('TLOG_BODY', 'tlog entry body: the logged payload hash is not this payload\'s');
   if (logged.payloadType !== undefined && logged.payloadType !== env.payloadType) throw new VerificationError('TLOG_BODY', 'tlog entry body: the logged payload type is not the envelope\'s');
   if (logged.signature !== env.sigText) throw new VerificationError('TLOG_BODY', 'tlog entry body: the logged signature is not the envelope\'s');
-  const loggedCert = pemToDerList(logged.verifier);
-  if (loggedCert.length !== 1 || !loggedCert[0]!.equals(leafDer)) throw new VerificationError('TLOG_BODY', 'tlog entry body: the logged verifier is not this certificate');
+  if (logged.keyid !== undefined && logged.keyid !== (env.keyid ?? null)) throw new VerificationError('TLOG_BODY', 'tlog entry body: the logged keyid is not the envelope\'s');
+  // exactly one PEM certificate and nothing else: text around it, or a second key, would be read one way here and
+  // maybe another way elsewhere (upstream copies an intoto publicKey byte for byte from the client)
+  const loggedCert = pemCertificate(logged.verifier);
+  if (!loggedCert?.equals(leafDer)) throw new VerificationError('TLOG_BODY', 'tlog entry body: the logged verifier is not this certificate');
   if (!signatureVerifies(preAuthEncoding(env.payloadType, env.payload), leaf.publicKey, env.signature)) throw new VerificationError('SIGNATURE', 'the DSSE signature does not verify with the certificate key');
   return `tlog entry: a ${logged.kind} entry of this payload, signature and certificate; the one DSSE signature verifies with the certificate key`;
 }

@@ -42,7 +42,9 @@ export function parseIntotoBody(body: Buffer): LoggedEnvelope {
     const sigs = array(env.signatures, 'spec.content.envelope.signatures', 16);
     if (sigs.length !== 1) throw new ShapeError(`spec.content.envelope.signatures: expected exactly one, got ${sigs.length}`);
     const s = object(sigs[0], 'spec.content.envelope.signatures[0]', ['keyid', 'publicKey', 'sig'], ['publicKey', 'sig']);
-    if (s.keyid !== undefined) string(s.keyid, 'spec.content.envelope.signatures[0].keyid', 1024);
+    // upstream omits an empty keyid (omitempty), so a logged "" was not written by Rekor
+    const keyid = s.keyid === undefined ? undefined : string(s.keyid, 'spec.content.envelope.signatures[0].keyid', 1024);
+    if (keyid === '') throw new ShapeError('spec.content.envelope.signatures[0].keyid: empty (Rekor omits an empty keyid)');
     sha256Hash(content.hash, 'spec.content.hash'); // shape only: the client's value, never compared
     // The outer decode gives the DSSE base64 text, which must itself be canonical base64 of a signature.
     const outer = base64(s.sig, 'spec.content.envelope.signatures[0].sig', { max: 4 * Math.ceil(MAX_SIG_BYTES / 3) });
@@ -53,6 +55,7 @@ export function parseIntotoBody(body: Buffer): LoggedEnvelope {
       payloadType: string(env.payloadType, 'spec.content.envelope.payloadType', 256),
       payloadHash: sha256Hash(content.payloadHash, 'spec.content.payloadHash'),
       signature: sigText,
+      keyid: keyid ?? null,
       verifier: base64(s.publicKey, 'spec.content.envelope.signatures[0].publicKey', { max: 32 * 1024 }).toString('utf8'),
     };
     // After the shape, which bounds the document: canonicalize recurses, and a deep body would overflow the stack.

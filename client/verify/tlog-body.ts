@@ -29,6 +29,17 @@ function fail(message: string): never {
   throw new VerificationError('TLOG_BODY', `tlog entry body: ${message}`);
 }
 
+/** The DER of a text that is exactly one PEM CERTIFICATE block (the form log bodies hold), canonical base64; else undefined. */
+export function pemCertificate(text: string): Buffer | undefined {
+  const m = PEM.exec(text);
+  if (!m) return undefined;
+  try {
+    return base64(m[1]!.replace(/\n/g, ''), 'PEM', { max: 16 * 1024 });
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The fields of a hashedrekord 0.0.1 body, read strictly (canonical JSON, no unknown fields, sha256 only).
  * `publicKeyPem` is the logged key material as text: a certificate or a bare key, which the caller decides.

@@ -71,7 +71,7 @@ test('client/verify reads an intoto body as upstream stores it: sig decoded twic
   t.is(res.status, 201);
   const body = await bodyOf(res);
   const logged = parseIntotoBody(Buffer.from(JSON.stringify(body)));
-  t.deepEqual(logged, { kind: 'intoto 0.0.2', payloadType: TYPE, payloadHash: createHash('sha256').update(payload).digest(), signature: sig.toString('base64'), verifier: pem });
+  t.deepEqual(logged, { kind: 'intoto 0.0.2', payloadType: TYPE, payloadHash: createHash('sha256').update(payload).digest(), signature: sig.toString('base64'), keyid: 'k', verifier: pem });
   const refused = (change: (b: Json) => void, message: RegExp, text?: (b: Json) => string) => {
     const b = structuredClone(body);
     change(b);
