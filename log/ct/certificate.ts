@@ -174,13 +174,17 @@ export function isSignedBy(subject: ParsedCertificate, issuer: ParsedCertificate
   if (verifiedLinks.get(subject)?.has(issuer)) return true;
   let ok: boolean;
   try {
+    // The issuer's key through the gated import first, whatever the algorithm: a submitted chain's RSA key with
+    // a ~3070-bit exponent, which OpenSSL takes, cost ~9 ms per check on the event loop (a reviewer's add-chain
+    // flood); the gate refuses it (throws, read as "not signed").
+    const key = issuer.publicKey;
     const algorithm = subject.asn.signatureAlgorithm;
     const hash = ECDSA_HASHES[algorithm.algorithm];
-    if (hash && algorithm.parameters === undefined && issuer.publicKey.asymmetricKeyType === 'ec') {
+    if (hash && algorithm.parameters === undefined && key.asymmetricKeyType === 'ec') {
       ok = subject.signatureAlgorithms.inner.equals(subject.signatureAlgorithms.outer)
-        && verify(hash, subject.tbs, { key: issuer.publicKey, dsaEncoding: 'der' }, Buffer.from(subject.asn.signatureValue));
+        && verify(hash, subject.tbs, { key, dsaEncoding: 'der' }, Buffer.from(subject.asn.signatureValue));
     } else {
-      ok = subject.x509.verify(issuer.x509.publicKey);
+      ok = subject.x509.verify(key);
     }
   } catch {
     ok = false;

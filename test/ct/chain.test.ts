@@ -134,3 +134,34 @@ test('strict base64 accepts exactly the canonical encodings (property)', (t) => 
   }));
   for (const bad of ['QQ', 'QR==', 'QQ==QQ==', 'Q Q==', 'QQ=', '-_8=']) t.is(decodeBase64Strict(bad), undefined, bad);
 });
+
+test('an issuer key in a form the project refuses (RSA with a 3,000-bit exponent, ~9 ms a check on the event loop) never signs a link, even over a valid signature', async (t) => {
+  const { createPrivateKey, createPublicKey, generateKeyPairSync, sign } = await import('node:crypto');
+  const { AsnConvert } = await import('@peculiar/asn1-schema');
+  const { AlgorithmIdentifier, Certificate, Name, SubjectPublicKeyInfo, TBSCertificate, Validity, Version } = await import('@peculiar/asn1-x509');
+  const { isSignedBy, parseCertificateStrict } = await import('../../log/ct/certificate.ts');
+  // An RSA-3072 key with a huge odd public exponent e and d = e^-1 mod lcm(p-1, q-1): OpenSSL signs and verifies with it.
+  const jwk = generateKeyPairSync('rsa', { modulusLength: 3072 }).privateKey.export({ format: 'jwk' });
+  const big = (s: string) => BigInt(`0x${Buffer.from(s, 'base64url').toString('hex')}`);
+  const b64 = (n: bigint) => Buffer.from(n.toString(16).padStart(Math.ceil(n.toString(16).length / 2) * 2, '0'), 'hex').toString('base64url');
+  const [p, q] = [big(jwk.p!), big(jwk.q!)];
+  const gcd = (a: bigint, b: bigint): bigint => (b === 0n ? a : gcd(b, a % b));
+  const lambda = ((p - 1n) * (q - 1n)) / gcd(p - 1n, q - 1n);
+  const inverse = (a: bigint, m: bigint) => { let [r0, r1, s0, s1] = [a % m, m, 1n, 0n]; while (r1 !== 0n) { const k = r0 / r1; [r0, r1] = [r1, r0 - k * r1]; [s0, s1] = [s1, s0 - k * s1]; } return r0 === 1n ? ((s0 % m) + m) % m : undefined; };
+  let e = (1n << 3000n) + 1n;
+  let d: bigint | undefined;
+  while (!(d = inverse(e, lambda))) e += 2n;
+  const privateKey = createPrivateKey({ key: { kty: 'RSA', n: jwk.n, e: b64(e), d: b64(d), p: jwk.p, q: jwk.q, dp: b64(d % (p - 1n)), dq: b64(d % (q - 1n)), qi: jwk.qi }, format: 'jwk' });
+  const spki = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
+  const alg = new AlgorithmIdentifier({ algorithm: '1.2.840.113549.1.1.11', parameters: null });
+  const tbs = new TBSCertificate({
+    version: Version.v3, serialNumber: new Uint8Array([1, 2]).buffer, signature: alg, issuer: new Name([]), subject: new Name([]),
+    validity: new Validity({ notBefore: new Date('2025-01-01T00:00:00Z'), notAfter: new Date('2035-01-01T00:00:00Z') }),
+    subjectPublicKeyInfo: AsnConvert.parse(spki, SubjectPublicKeyInfo),
+  });
+  const tbsDer = Buffer.from(AsnConvert.serialize(tbs));
+  const der = Buffer.from(AsnConvert.serialize(new Certificate({ tbsCertificate: tbs, signatureAlgorithm: alg, signatureValue: Uint8Array.from(sign('sha256', tbsDer, privateKey)).buffer })));
+  const cert = parseCertificateStrict(der, 'self-signed');
+  t.true(cert.x509.verify(cert.x509.publicKey), 'OpenSSL itself takes the key and the signature');
+  t.false(isSignedBy(cert, cert));
+});
