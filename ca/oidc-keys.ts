@@ -2,6 +2,7 @@ import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { UnavailableError } from '../core/errors.ts';
 import { readCapped } from '../core/read-capped.ts';
+import { withDeadline } from '../core/deadline.ts';
 
 /**
  * Fetches and caches an OIDC issuer's discovery document and JWKS. Only issuers that the configuration
@@ -52,16 +53,6 @@ function staticAlgorithms(jwks: JSONWebKeySet): string[] {
   const declared = jwks.keys.map((k) => k.alg).filter((a): a is string => typeof a === 'string');
   const allowed = (ASYMMETRIC_ALGORITHMS as readonly string[]).filter((a) => declared.includes(a));
   return declared.length > 0 ? allowed : [...ASYMMETRIC_ALGORITHMS];
-}
-
-/** `work`, or `timeout()` once `ms` have passed: a strong timer bounds the fetch whatever its signal does. */
-function withDeadline<T>(work: Promise<T>, ms: number, timeout: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(timeout()), ms);
-  });
-  work.catch(() => undefined); // settled later, after the deadline won: not an unhandled rejection
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
 export class OidcKeyCache {
@@ -146,7 +137,9 @@ export class OidcKeyCache {
     const failed = this.failures.get(issuerUrl);
     if (failed && this.clock() - failed.at < FAILURE_TTL_MS) return Promise.reject(failed.error);
     if (this.inFlight.size >= MAX_CONCURRENT_FETCHES) return Promise.reject(new UnavailableError(`too many OIDC issuers are being fetched at once; try ${issuerUrl} again shortly`));
-    pending = withDeadline(this.fetchKeys(issuerUrl, source), 3 * this.timeoutMs, () => new UnavailableError(`OIDC issuer ${issuerUrl} did not answer within ${(3 * this.timeoutMs) / 1000} s`))
+    pending = withDeadline(this.fetchKeys(issuerUrl, source), 3 * this.timeoutMs, () => {
+      throw new UnavailableError(`OIDC issuer ${issuerUrl} did not answer within ${(3 * this.timeoutMs) / 1000} s`);
+    })
       .then((keys) => {
         this.failures.delete(issuerUrl);
         return keys;

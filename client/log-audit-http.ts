@@ -8,6 +8,7 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import { readCapped } from '../core/read-capped.ts';
 import { AuditFailure, AuditInputError, AuditUnavailable } from './log-audit-errors.ts';
 import { fetchCause } from './log-http.ts';
+import { withDeadline } from '../core/deadline.ts';
 
 export const TIMEOUT_MS = 60_000;
 /** Checkpoints (log/checkpoint.ts MAX_NOTE_LENGTH) and the small JSON answers (log info, proofs). */
@@ -35,32 +36,19 @@ export function createReader(timeoutMs = TIMEOUT_MS): { read: Read; close(): Pro
   };
 }
 
-class Timeout extends Error {}
-
 /**
- * One read, raced against its own timer. The race is what bounds it, not the abort signal: against a reviewer's
- * log that stalled a body mid-answer, aborting the controller after 10 s did not end the read (after 2 s it did),
- * and the cause was not found (the same fetch in isolation, even under forced garbage collection, aborts on
- * time). The request left behind is closed with the reader's pool.
+ * One read, raced against its own timer (core/deadline.ts). The race is what bounds it, not the abort signal:
+ * against a reviewer's log that stalled a body mid-answer, aborting the controller after 10 s did not end the read
+ * (after 2 s it did), and the cause was not found (the same fetch in isolation, even under forced garbage
+ * collection, aborts on time). The request left behind is closed with the reader's pool.
  */
-async function readWith(pool: Agent, timeoutMs: number, url: string, max: number, opts: ReadOptions = {}): Promise<Buffer> {
+function readWith(pool: Agent, timeoutMs: number, url: string, max: number, opts: ReadOptions = {}): Promise<Buffer> {
   const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      reject(new Timeout());
-      controller.abort(new Error('timeout'));
-    }, timeoutMs);
-  });
   let stage = 'cannot reach';
-  try {
-    return await Promise.race([readBody(pool, controller, url, max, opts, (s) => (stage = s)), deadline]);
-  } catch (e) {
-    if (!(e instanceof Timeout)) throw e;
+  return withDeadline(readBody(pool, controller, url, max, opts, (s) => (stage = s)), timeoutMs, () => {
+    controller.abort(new Error('timeout'));
     throw new AuditUnavailable(stage === 'cannot reach' ? `cannot reach ${url} (no answer within ${timeoutMs / 1000} s)` : `${url}: the answer was cut (not read within ${timeoutMs / 1000} s)`);
-  } finally {
-    clearTimeout(timer);
-  }
+  });
 }
 
 async function readBody(pool: Agent, controller: AbortController, url: string, max: number, opts: ReadOptions, at: (stage: string) => void): Promise<Buffer> {
