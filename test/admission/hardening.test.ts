@@ -176,7 +176,8 @@ test('a credential helper that hangs or fails denies the image within the deadli
     t.is(status, 200);
     t.false(json.response.allowed);
     t.regex(json.response.status.message, /not verified within the webhook's deadline of 0.8 s/);
-    t.true(took >= 700 && took < 3000, `answered in ${took} ms`);
+    // bounded by the deadline, not by the helper (which never answers); generous for a loaded CI machine
+    t.true(took >= 700 && took < 10_000, `answered in ${took} ms`);
     t.is(hung, 1);
     const failed = (await w.admit(review('Pod', pod(podSpec(['localhost:1/x/y:v1']))))).json.response;
     t.false(failed.allowed);
@@ -202,7 +203,7 @@ test('a registry that never answers: the review is denied at the deadline and it
     const took = Date.now() - started;
     t.false(json.response.allowed);
     t.regex(json.response.status.message, /not verified within the webhook's deadline of 0.6 s/);
-    t.true(took < 3000, `answered in ${took} ms, against a registry timeout of 15 s`);
+    t.true(took < 10_000, `answered in ${took} ms, against a registry timeout of 15 s`);
     for (let i = 0; i < 50 && sockets.size > 0; i++) await new Promise((r) => setTimeout(r, 20));
     t.is(sockets.size, 0, 'the requests to the registry were aborted');
   } finally {
@@ -262,7 +263,8 @@ test('--mutate pins tags on UPDATE and on the ephemeral containers subresource t
 test('a credential helper that hangs for one registry does not hold the verification slots other registries need', async (t) => {
   const w = await webhook({
     policyText: `policies:\n${rule('**')}`,
-    deadlineMs: 1500,
+    // the stuck review's deadline leaves the other review seconds to be verified, even on a loaded machine
+    deadlineMs: 8000,
     limiter: new Limiter(2),
     credentialsFor: async (host) => (host.startsWith('localhost') ? new Promise(() => {}) : undefined),
   });
