@@ -54,8 +54,12 @@ export function parseVerifierKey(pemBytes: Buffer, path: string): VerifierKey {
     try {
       publicKey = cert.publicKey;
       // Held to the accepted forms before anything asks the key a question (core/public-key.ts: a point at
-      // infinity aborts node). Exporting the SPKI throws, never aborts, for such a key.
-      publicKeyForm(publicKey.export({ type: 'spki', format: 'der' }));
+      // infinity aborts node). Exporting the SPKI throws, never aborts, for such a key. OpenSSL's export is its
+      // own DER: a certificate whose key is written another way (RSA without NULL parameters, a negative
+      // modulus), which Go's x509 would not read, does not hold these bytes.
+      const spki = publicKey.export({ type: 'spki', format: 'der' });
+      publicKeyForm(spki);
+      if (der.indexOf(spki) < 0) throw new UnsupportedKeyError('a key not written in DER the one way (Go\'s x509 would not read this certificate)');
     } catch (e) {
       if (e instanceof UnsupportedKeyError) throw new BadRequestError(`${path} holds a certificate whose public key is ${e.message}`, e.malformed ? 'BAD_REQUEST' : 'ALGORITHM_NOT_ALLOWED');
       throw new BadRequestError(`${path} holds a certificate whose public key cannot be parsed`);

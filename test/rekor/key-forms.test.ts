@@ -48,6 +48,13 @@ function rsaWithExponent(exponent: Buffer): Buffer {
   return Buffer.from(AsnConvert.serialize(info));
 }
 
+/** An RSA SPKI whose AlgorithmIdentifier lacks the NULL parameters RFC 3279 requires (OpenSSL reads it; Go does not). */
+function rsaWithoutNull(): Buffer {
+  const info = AsnConvert.parse(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'der' }), SubjectPublicKeyInfo);
+  info.algorithm = new AlgorithmIdentifier({ algorithm: info.algorithm.algorithm });
+  return Buffer.from(AsnConvert.serialize(info));
+}
+
 const hashedrekord = (pem: string, signature: Buffer) => ({
   apiVersion: '0.0.1', kind: 'hashedrekord',
   spec: { signature: { content: b64(signature), publicKey: { content: b64(pem) } }, data: { hash: { algorithm: 'sha256', value: createHash('sha256').update(ARTIFACT).digest('hex') } } },
@@ -72,6 +79,7 @@ test('keys in forms node or Go cannot be trusted with are 400s naming the field;
     [hashedrekord(derToPem(compressed(spki), 'PUBLIC KEY'), signature), /holds an ECDSA P-256 key whose point is not in the uncompressed form/],
     [hashedrekord(derToPem(certificateFor(compressed(spki))), signature), /holds a certificate whose public key is an ECDSA P-256 key whose point is not in the uncompressed form/],
     [hashedrekord(derToPem(explicit, 'PUBLIC KEY'), signature), /holds an EC key with explicit curve parameters/],
+    [hashedrekord(derToPem(certificateFor(rsaWithoutNull())), signature), /holds a certificate whose public key is a key not written in DER the one way/],
     [dsse([Buffer.alloc(384, 1)], [derToPem(rsaWithExponent(Buffer.concat([Buffer.of(0x3f), Buffer.alloc(383, 0xff)])), 'PUBLIC KEY')]), /^spec\.proposedContent\.verifiers\[0\] holds an RSA key whose public exponent is not an odd number from 3 to 2\^31-1/],
     [dsse([Buffer.alloc(384, 1)], [derToPem(rsaWithExponent(Buffer.from([0x00, 0x80, 0, 0, 1])), 'PUBLIC KEY')]), /public exponent is not an odd number from 3 to 2\^31-1/],
     [dsse([Buffer.alloc(128, 1)], [derToPem(generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'der' }), 'PUBLIC KEY')]), /an RSA key of 1024 bits \(2048 to 4096 are accepted\)/],
