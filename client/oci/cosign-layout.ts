@@ -8,6 +8,7 @@
  * one signature that matters behind 100 junk ones just as well as an endless one.
  */
 import { OCI_MANIFEST, sha256Digest } from './registry.ts';
+import { isRecord, jsonProblem, parseJsonBytes } from '../../core/json-text.ts';
 
 export const SIMPLE_SIGNING_MEDIA_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
 export const DSSE_MEDIA_TYPE = 'application/vnd.dsse.envelope.v1+json';
@@ -55,38 +56,47 @@ export interface SimpleSigning {
   optional: Record<string, unknown> | null;
 }
 
-function field(o: Record<string, unknown>, name: string): unknown {
-  // Go's encoding/json matches keys case-insensitively (the spec's own example says "Docker-manifest-digest"),
-  // so two spellings of one key would be read by cosign as one of them: refuse instead of choosing.
-  const keys = Object.keys(o).filter((k) => k.toLowerCase() === name);
-  if (keys.length > 1) throw new LayoutError(`payload: "${name}" appears ${keys.length} times`);
-  return keys.length ? o[keys[0]!] : undefined;
-}
-
-function obj(v: unknown, what: string): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new LayoutError(`payload: ${what} is not an object`);
-  return v as Record<string, unknown>;
+/**
+ * The members of a payload object, by the lower-case name Go's encoding/json would match them to. Go matches names
+ * case-insensitively (the spec's own example writes "Docker-manifest-digest"), and with Unicode folding too: it reads
+ * "docker-manifeſt-digest" (long s) as "docker-manifest-digest". So names must be ASCII, each known member may be
+ * spelled once, and a member this verifier does not know is refused (the containers-signature spec: consumers MUST
+ * reject unrecognised members of `critical`): a payload one reader takes for another image is never accepted.
+ */
+function members(v: unknown, what: string, known: readonly string[]): Map<string, unknown> {
+  if (!isRecord(v)) throw new LayoutError(`payload: ${what} is not an object`);
+  const out = new Map<string, unknown>();
+  for (const [key, value] of Object.entries(v)) {
+    const name = key.toLowerCase();
+    if (!/^[\x20-\x7e]*$/.test(key) || !known.includes(name)) throw new LayoutError(`payload: ${what} has an unknown member ${JSON.stringify(key.slice(0, 80))}`);
+    if (out.has(name)) throw new LayoutError(`payload: "${name}" appears twice in ${what}`);
+    out.set(name, value);
+  }
+  return out;
 }
 
 /** Reads a simple-signing payload and checks it claims `manifestDigest` with cosign's type. */
 export function checkSimpleSigningPayload(payload: Buffer, manifestDigest: string): SimpleSigning {
   let json: unknown;
   try {
-    json = JSON.parse(payload.toString('utf8'));
-  } catch {
-    throw new LayoutError('payload: not JSON');
+    json = parseJsonBytes(payload); // one reading only: no duplicate names, valid UTF-8, no lone surrogates
+  } catch (e) {
+    throw new LayoutError(`payload: ${jsonProblem(e, 'not JSON')}`);
   }
-  const critical = obj(field(obj(json, 'the payload'), 'critical'), 'critical');
-  const type = field(critical, 'type');
+  const top = members(json, 'the payload', ['critical', 'optional']);
+  const critical = members(top.get('critical'), 'critical', ['identity', 'image', 'type']);
+  const type = critical.get('type');
   if (type !== COSIGN_SIGNATURE_TYPE) throw new LayoutError(`payload: critical.type is ${JSON.stringify(type)?.slice(0, 80)}, not "${COSIGN_SIGNATURE_TYPE}"`);
-  const digest = field(obj(field(critical, 'image'), 'critical.image'), 'docker-manifest-digest');
+  const digest = members(critical.get('image'), 'critical.image', ['docker-manifest-digest']).get('docker-manifest-digest');
   if (digest !== manifestDigest) throw new LayoutError(`payload: it signs the image ${String(digest).slice(0, 80)}, not ${manifestDigest}`);
-  const identity = field(critical, 'identity');
-  const ref = identity === undefined || identity === null ? '' : field(obj(identity, 'critical.identity'), 'docker-reference');
-  const optional = field(obj(json, 'the payload'), 'optional');
+  const identity = critical.get('identity');
+  const ref = identity === undefined || identity === null ? '' : members(identity, 'critical.identity', ['docker-reference']).get('docker-reference') ?? '';
+  if (typeof ref !== 'string') throw new LayoutError('payload: critical.identity.docker-reference is not a string');
+  const optional = top.get('optional') ?? null;
+  if (optional !== null && !isRecord(optional)) throw new LayoutError('payload: optional is neither an object nor null');
   return {
-    critical: { identity: { 'docker-reference': typeof ref === 'string' ? ref : '' }, image: { 'docker-manifest-digest': manifestDigest }, type: COSIGN_SIGNATURE_TYPE },
-    optional: typeof optional === 'object' && optional !== null && !Array.isArray(optional) ? optional as Record<string, unknown> : null,
+    critical: { identity: { 'docker-reference': ref }, image: { 'docker-manifest-digest': manifestDigest }, type: COSIGN_SIGNATURE_TYPE },
+    optional,
   };
 }
 
