@@ -6,19 +6,18 @@
  */
 import { createHash, type KeyObject } from 'node:crypto';
 import { VerificationError } from '../../core/errors.ts';
-import { pemToDerList } from '../../core/pem.ts';
 import type { TrustMaterial } from '../trusted-root.ts';
 import { readSetAndSignature, type DetachedVerification } from './cosign.ts';
-import { readHashedRekordBody } from './tlog-body.ts';
+import { pemPublicKey, readHashedRekordBody } from './tlog-body.ts';
 import { verifyManagedKeyEntry } from './tlog.ts';
 import { failClosed } from './fail-closed.ts';
 import { signatureVerifies } from './signature.ts';
 
 function loggedKeyEntry(body: Buffer): { digest: Buffer; signature: Buffer; keyDer: Buffer } {
   const { digest, signature, publicKeyPem } = readHashedRekordBody(body, 16 * 1024);
-  const keys = pemToDerList(publicKeyPem, 'PUBLIC KEY');
-  if (keys.length !== 1) throw new VerificationError('TLOG_BODY', 'tlog entry body: spec.signature.publicKey.content: not one PEM public key');
-  return { digest, signature, keyDer: keys[0]! };
+  const keyDer = pemPublicKey(publicKeyPem);
+  if (!keyDer) throw new VerificationError('TLOG_BODY', 'tlog entry body: spec.signature.publicKey.content: not a single PEM public key (a certificate is not a managed key)');
+  return { digest, signature, keyDer };
 }
 
 export function verifyCosignKeySignature(trust: TrustMaterial, sig: { payload: Uint8Array; signature: string; bundle?: string }, publicKey: KeyObject, nowMs = Date.now()): DetachedVerification {

@@ -11,7 +11,6 @@
  */
 import { createHash } from 'node:crypto';
 import { VerificationError } from '../../core/errors.ts';
-import { pemToDerList } from '../../core/pem.ts';
 import type { TrustMaterial } from '../trusted-root.ts';
 import { verifyChain } from './chain.ts';
 import { certificateIdentity, compilePolicy, verifyIdentity, type Policy } from './identity.ts';
@@ -19,7 +18,7 @@ import { loadLeaf, type LeafState } from './leaf.ts';
 import { verifyScts } from './sct.ts';
 import { verifyMessageSignature } from './signature.ts';
 import { base64, hex, object, ShapeError, string, uint } from './strict-json.ts';
-import { parseHashedRekordBody } from './tlog-body.ts';
+import { parseHashedRekordBody, pemCertificates } from './tlog-body.ts';
 import { checkIntegratedTime, findLog, verifySet, type SetFields } from './tlog.ts';
 import { failClosed } from './fail-closed.ts';
 import { jsonProblem, parseJsonText } from '../../core/json-text.ts';
@@ -56,8 +55,9 @@ export function parseSetBundle(text: string): SignedEntry {
       signedEntryTimestamp: base64(b.SignedEntryTimestamp, 'bundle.SignedEntryTimestamp', { max: 512 }),
       canonicalizedBody: base64(bodyB64, 'bundle.Payload.body', { max: 256 * 1024 }),
       canonicalizedBodyBase64: bodyB64,
-      integratedTime: uint(p.integratedTime, 'bundle.Payload.integratedTime'),
-      logIndex: uint(p.logIndex, 'bundle.Payload.logIndex'),
+      // cosign's RekorPayload has int64 fields: a JSON number, never a string as proto3 JSON allows
+      integratedTime: uint(number(p.integratedTime, 'bundle.Payload.integratedTime'), 'bundle.Payload.integratedTime'),
+      logIndex: uint(number(p.logIndex, 'bundle.Payload.logIndex'), 'bundle.Payload.logIndex'),
       logId: hex(p.logID, 'bundle.Payload.logID', 32),
     };
   } catch (e) {
@@ -66,11 +66,25 @@ export function parseSetBundle(text: string): SignedEntry {
   }
 }
 
+function number(value: unknown, path: string): number {
+  if (typeof value !== 'number') throw new ShapeError(`${path}: expected a JSON number`);
+  return value;
+}
+
 export function singleCertificate(pem: unknown, what: string): Buffer {
   if (typeof pem !== 'string' || pem.length > 64 * 1024) throw new VerificationError('CHAIN', `${what}: missing or too large`);
-  const ders = pemToDerList(pem);
-  if (ders.length !== 1) throw new VerificationError('CHAIN', `${what}: expected one PEM certificate, found ${ders.length}`);
+  const ders = pemCertificates(pem, 1);
+  if (ders?.length !== 1) throw new VerificationError('CHAIN', `${what}: expected one PEM certificate and nothing else`);
   return ders[0]!;
+}
+
+/** A chain annotation: PEM certificates and nothing else (at most 10); absent or empty is no chain. */
+export function chainAnnotation(pem: string | undefined): Buffer[] {
+  if (pem === undefined || pem === '') return [];
+  const ders = pemCertificates(pem, 10);
+  if (!ders || ders.length === 0) throw new VerificationError('CHAIN', 'chain annotation: not PEM certificates alone');
+  if (ders.length > 10) throw new VerificationError('CHAIN', 'chain annotation: more than 10 certificates');
+  return ders;
 }
 
 /**
@@ -129,8 +143,7 @@ export function verifyCosignSignature(trust: TrustMaterial, sig: CosignSignature
     compilePolicy(policy);
     const { entry, signature } = readSetAndSignature(sig);
     const leafDer = singleCertificate(sig.certificate, 'certificate annotation');
-    const chainDer = sig.chain === undefined || sig.chain === '' ? [] : pemToDerList(sig.chain);
-    if (chainDer.length > 10) throw new VerificationError('CHAIN', 'chain annotation: more than 10 certificates');
+    const chainDer = chainAnnotation(sig.chain);
     const checks: string[] = [];
     const body = parseHashedRekordBody(entry.canonicalizedBody);
     const digest = createHash('sha256').update(sig.payload).digest();

@@ -7,14 +7,12 @@
  */
 import { createHash, type KeyObject } from 'node:crypto';
 import { VerificationError } from '../../core/errors.ts';
-import { pemToDerList } from '../../core/pem.ts';
+import { pemPublicKey } from './tlog-body.ts';
 import type { TrustMaterial } from '../trusted-root.ts';
 import { checkStatement, parseDsseBody, preAuthEncoding, readSignedEnvelope, type AttestationExpectation, type VerifiedAttestation } from './dsse.ts';
 import { verifyManagedKeyEntry } from './tlog.ts';
 import { failClosed } from './fail-closed.ts';
 import { managedKeyDer, signatureVerifies } from './signature.ts';
-
-const PUBLIC_KEY_PEM = /^-----BEGIN PUBLIC KEY-----\n(?:[A-Za-z0-9+/=]{1,64}\n)+-----END PUBLIC KEY-----\n?$/;
 
 export function verifyDsseKeyAttestation(trust: TrustMaterial, att: { envelope: Buffer; bundle?: string }, expect: AttestationExpectation, publicKey: KeyObject, nowMs = Date.now()): VerifiedAttestation {
   return failClosed(() => {
@@ -27,9 +25,9 @@ export function verifyDsseKeyAttestation(trust: TrustMaterial, att: { envelope: 
     if (!logged.envelopeHash.equals(createHash('sha256').update(att.envelope).digest())) fail('the logged envelope hash is not this envelope\'s');
     if (!logged.payloadHash.equals(createHash('sha256').update(env.payload).digest())) fail('the logged payload hash is not this payload\'s');
     if (logged.signature !== env.sigText) fail('the logged signature is not the envelope\'s');
-    if (!PUBLIC_KEY_PEM.test(logged.verifier)) fail('the logged verifier is not a single PEM public key (a certificate is not a managed key)');
-    const loggedKey = pemToDerList(logged.verifier, 'PUBLIC KEY');
-    if (loggedKey.length !== 1 || !loggedKey[0]!.equals(expectedKeyDer)) fail('the logged verifier is not the given key');
+    const loggedKey = pemPublicKey(logged.verifier);
+    if (!loggedKey) fail('the logged verifier is not a single PEM public key (a certificate is not a managed key)');
+    if (!loggedKey!.equals(expectedKeyDer)) fail('the logged verifier is not the given key');
     if (!signatureVerifies(preAuthEncoding(env.payloadType, env.payload), publicKey, env.signature)) throw new VerificationError('SIGNATURE', 'the DSSE signature does not verify with the given key');
     const { log, timeMs } = verifyManagedKeyEntry(entry, trust, nowMs);
     const statement = checkStatement(env.payload, expect);

@@ -8,10 +8,9 @@
  */
 import { createHash } from 'node:crypto';
 import { VerificationError } from '../../core/errors.ts';
-import { pemToDerList } from '../../core/pem.ts';
 import type { TrustMaterial } from '../trusted-root.ts';
 import { canonicalize, pemCertificate } from './tlog-body.ts';
-import { parseSetBundle, singleCertificate, verifyCertificateAndSet, type DetachedVerification } from './cosign.ts';
+import { chainAnnotation, parseSetBundle, singleCertificate, verifyCertificateAndSet, type DetachedVerification } from './cosign.ts';
 import { compilePolicy, type Policy } from './identity.ts';
 import { loadLeaf, type LeafState } from './leaf.ts';
 import { array, base64, hex, literal, object, shape, ShapeError, string } from './strict-json.ts';
@@ -219,8 +218,7 @@ export function verifyDsseAttestation(trust: TrustMaterial, att: DsseAttestation
     compilePolicy(policy);
     const { entry, env } = readSignedEnvelope(att);
     const leafDer = singleCertificate(att.certificate, 'certificate annotation');
-    const chainDer = att.chain === undefined || att.chain === '' ? [] : pemToDerList(att.chain);
-    if (chainDer.length > 10) throw new VerificationError('CHAIN', 'chain annotation: more than 10 certificates');
+    const chainDer = chainAnnotation(att.chain);
 
     // The log entry must be a dsse 0.0.1 body about exactly this envelope, payload, signature and certificate.
     const logged = parseDsseBody(entry.canonicalizedBody);

@@ -15,8 +15,8 @@ import { parseKeyBundle, type ParsedKeyBundle } from '../bundle.ts';
 import type { TrustMaterial } from '../trusted-root.ts';
 import type { BoundedCache } from './cache.ts';
 import { artifactDigest, artifactSignatureVerifies, checkArtifact, managedKeyDer, verifyMessageDigest, type ArtifactInput } from './signature.ts';
-import { base64, shape } from './strict-json.ts';
-import { readHashedRekordBody } from './tlog-body.ts';
+import { shape } from './strict-json.ts';
+import { pemPublicKey, readHashedRekordBody } from './tlog-body.ts';
 import { verifyInclusion, verifyManagedKeyEntry, type VerifiedCheckpoint } from './tlog.ts';
 
 export interface KeyVerifyRequest {
@@ -36,9 +36,6 @@ export interface KeyVerificationResult {
   checks: string[];
 }
 
-/** One PEM public key and nothing else, in the line layout every Sigstore client writes. */
-const PUBLIC_KEY_PEM = /^-----BEGIN PUBLIC KEY-----\n((?:[A-Za-z0-9+/=]{1,64}\n)+)-----END PUBLIC KEY-----\n?$/;
-
 function parse(bundle: unknown): ParsedKeyBundle {
   return shape(() => parseKeyBundle(bundle), 'BUNDLE', 'bundle');
 }
@@ -51,15 +48,9 @@ function verifyKeyTlogBody(body: Buffer, digest: Buffer, signature: Buffer, expe
   };
   if (!logged.digest.equals(digest)) fail('the logged digest is not the SHA-256 of the artifact');
   if (!logged.signature.equals(signature)) fail('the logged signature is not the bundle signature');
-  const m = PUBLIC_KEY_PEM.exec(logged.publicKeyPem);
-  if (!m) fail('spec.signature.publicKey.content: not a single PEM public key (a certificate is not a managed key)');
-  let der: Buffer;
-  try {
-    der = base64(m![1]!.replace(/\n/g, ''), 'spec.signature.publicKey.content', { max: 4096 });
-  } catch (e) {
-    return fail((e as Error).message);
-  }
-  if (!der.equals(expectedKeyDer)) fail('the logged public key is not the given key');
+  const der = pemPublicKey(logged.publicKeyPem);
+  if (!der) fail('spec.signature.publicKey.content: not a single PEM public key (a certificate is not a managed key)');
+  if (!der!.equals(expectedKeyDer)) fail('the logged public key is not the given key');
 }
 
 export function verifyKeyBundle(trust: TrustMaterial, request: KeyVerifyRequest, nowMs: number, checkpoints: BoundedCache<string, VerifiedCheckpoint>): KeyVerificationResult {

@@ -23,21 +23,46 @@ export interface HashedRekordBody {
   certificateDer: Buffer;
 }
 
-const PEM = /^-----BEGIN CERTIFICATE-----\n((?:[A-Za-z0-9+/=]{1,64}\n)+)-----END CERTIFICATE-----\n?$/;
-
 function fail(message: string): never {
   throw new VerificationError('TLOG_BODY', `tlog entry body: ${message}`);
 }
 
-/** The DER of a text that is exactly one PEM CERTIFICATE block (the form log bodies hold), canonical base64; else undefined. */
-export function pemCertificate(text: string): Buffer | undefined {
-  const m = PEM.exec(text);
-  if (!m) return undefined;
+const PEM_BLOCK = (label: string) => `-----BEGIN ${label}-----\n((?:[A-Za-z0-9+/=]{1,64}\n)+)-----END ${label}-----\n`;
+const ONE_CERTIFICATE = new RegExp(`^${PEM_BLOCK('CERTIFICATE')}?$`);
+const ONE_PUBLIC_KEY = new RegExp(`^${PEM_BLOCK('PUBLIC KEY')}?$`);
+const CERTIFICATE_LIST = new RegExp(`^(?:${PEM_BLOCK('CERTIFICATE')})*$`);
+const CERTIFICATE_BLOCK = new RegExp(PEM_BLOCK('CERTIFICATE'), 'g');
+
+/**
+ * PEM read one way, as every Sigstore client writes it: the label's blocks alone (no text around them, no other
+ * label), lines of at most 64 characters, canonical base64. cosign's PEM decoding refuses trailing text too; a
+ * reader that skips what it does not understand could take another key than another reader does.
+ */
+function decodeBlock(b64: string): Buffer | undefined {
   try {
-    return base64(m[1]!.replace(/\n/g, ''), 'PEM', { max: 16 * 1024 });
+    return base64(b64.replace(/\n/g, ''), 'PEM', { max: 16 * 1024 });
   } catch {
     return undefined;
   }
+}
+
+/** The DER of a text that is exactly one PEM CERTIFICATE block (the form log bodies hold); else undefined. */
+export function pemCertificate(text: string): Buffer | undefined {
+  const m = ONE_CERTIFICATE.exec(text);
+  return m ? decodeBlock(m[1]!) : undefined;
+}
+
+/** The DER of a text that is exactly one PEM PUBLIC KEY block; else undefined. */
+export function pemPublicKey(text: string): Buffer | undefined {
+  const m = ONE_PUBLIC_KEY.exec(text);
+  return m ? decodeBlock(m[1]!) : undefined;
+}
+
+/** The DERs of a text of PEM CERTIFICATE blocks and nothing else (a chain annotation); undefined for anything else. */
+export function pemCertificates(text: string, max: number): Buffer[] | undefined {
+  if (text.length > max * 16 * 1024 || !CERTIFICATE_LIST.test(text.endsWith('\n') ? text : `${text}\n`)) return undefined;
+  const ders = [...`${text}\n`.matchAll(CERTIFICATE_BLOCK)].map((m) => decodeBlock(m[1]!));
+  return ders.every((d) => d !== undefined) ? ders as Buffer[] : undefined;
 }
 
 /**
@@ -80,7 +105,7 @@ export function readHashedRekordBody(body: Buffer, maxPemBytes: number): { diges
 
 export function parseHashedRekordBody(body: Buffer): HashedRekordBody {
   const { digest, signature, publicKeyPem } = readHashedRekordBody(body, 32 * 1024);
-  const m = PEM.exec(publicKeyPem);
+  const m = ONE_CERTIFICATE.exec(publicKeyPem);
   if (!m) fail('spec.signature.publicKey.content: not a single PEM certificate');
   try {
     return { digest, signature, certificateDer: base64(m[1]!.replace(/\n/g, ''), 'spec.signature.publicKey.content (PEM)', { max: 16 * 1024 }) };
