@@ -71,36 +71,44 @@ export function pemCertificates(text: string, max: number): Buffer[] | undefined
  * Throws VerificationError('TLOG_BODY').
  */
 export function readHashedRekordBody(body: Buffer, maxPemBytes: number): { digest: Buffer; signature: Buffer; publicKeyPem: string } {
+  try {
+    return readLoggedBody(body, 'hashedrekord', '0.0.1', (s) => {
+      const spec = object(s, 'spec', ['data', 'signature']);
+      const hash = object(object(spec.data, 'spec.data', ['hash']).hash, 'spec.data.hash', ['algorithm', 'value']);
+      literal(hash.algorithm, 'spec.data.hash.algorithm', ['sha256']);
+      const sig = object(spec.signature, 'spec.signature', ['content', 'publicKey']);
+      return {
+        digest: hex(hash.value, 'spec.data.hash.value', 32),
+        signature: base64(sig.content, 'spec.signature.content', { max: 1024 }),
+        publicKeyPem: base64(object(sig.publicKey, 'spec.signature.publicKey', ['content']).content, 'spec.signature.publicKey.content', { max: maxPemBytes }).toString('utf8'),
+      };
+    });
+  } catch (e) {
+    if (e instanceof ShapeError) fail(e.message);
+    throw e;
+  }
+}
+
+/**
+ * A logged body of `kind` `apiVersion`, read one way: strict UTF-8, JSON, its spec read by `readSpec` (which bounds
+ * the document: known fields, scalar leaves), then RFC 8785 canonical. The canonical check comes after the shape:
+ * canonicalize recurses, and a deeply nested body would overflow the stack instead of being refused. Throws ShapeError.
+ */
+export function readLoggedBody<T>(body: Buffer, kind: string, apiVersion: string, readSpec: (spec: unknown) => T): T {
   let text: string;
   let json: unknown;
   try {
     text = decodeUtf8(body);
     json = JSON.parse(text);
   } catch (e) {
-    fail(jsonProblem(e, 'not JSON'));
+    throw new ShapeError(jsonProblem(e, 'not JSON'));
   }
-  let fields: { digest: Buffer; signature: Buffer; publicKeyPem: string };
-  try {
-    // The shape first: it bounds the document (known fields, scalar leaves), so canonicalize below never
-    // recurses into a deeply nested body (a stack overflow, not a refusal).
-    const b = object(json, 'body', ['apiVersion', 'kind', 'spec']);
-    literal(b.kind, 'kind', ['hashedrekord']);
-    literal(b.apiVersion, 'apiVersion', ['0.0.1']);
-    const spec = object(b.spec, 'spec', ['data', 'signature']);
-    const hash = object(object(spec.data, 'spec.data', ['hash']).hash, 'spec.data.hash', ['algorithm', 'value']);
-    literal(hash.algorithm, 'spec.data.hash.algorithm', ['sha256']);
-    const sig = object(spec.signature, 'spec.signature', ['content', 'publicKey']);
-    fields = {
-      digest: hex(hash.value, 'spec.data.hash.value', 32),
-      signature: base64(sig.content, 'spec.signature.content', { max: 1024 }),
-      publicKeyPem: base64(object(sig.publicKey, 'spec.signature.publicKey', ['content']).content, 'spec.signature.publicKey.content', { max: maxPemBytes }).toString('utf8'),
-    };
-  } catch (e) {
-    if (e instanceof ShapeError) fail(e.message);
-    throw e;
-  }
-  if (canonicalize(json) !== text) fail('not canonical JSON (RFC 8785)');
-  return fields;
+  const o = object(json, 'body', ['apiVersion', 'kind', 'spec']);
+  literal(o.kind, 'kind', [kind]);
+  literal(o.apiVersion, 'apiVersion', [apiVersion]);
+  const result = readSpec(o.spec);
+  if (canonicalize(json) !== text) throw new ShapeError('not canonical JSON (RFC 8785)');
+  return result;
 }
 
 export function parseHashedRekordBody(body: Buffer): HashedRekordBody {
