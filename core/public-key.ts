@@ -88,10 +88,12 @@ function rsaForm(spki: Buffer): PublicKeyForm | undefined {
     return undefined;
   }
   if (info.algorithm.algorithm !== id_rsaEncryption) return undefined;
+  // RFC 3279 2.3.1: the parameters are NULL (asn1-schema reads NULL as null, absent as undefined); Go requires it
+  if (info.algorithm.parameters !== null) throw new UnsupportedKeyError('an RSA public key without the NULL parameters RFC 3279 requires');
   let key: RSAPublicKey;
   try {
     key = AsnConvert.parse(info.subjectPublicKey, RSAPublicKey);
-    // one encoding only (DER), as Go reads it: no trailing bytes, NULL parameters, shortest integers
+    // one encoding only (DER), as Go reads it: no trailing bytes (shortest integers are checked below)
     if (!Buffer.from(AsnConvert.serialize(info)).equals(spki) || !Buffer.from(AsnConvert.serialize(key)).equals(Buffer.from(info.subjectPublicKey))) throw new Error();
   } catch {
     throw new UnsupportedKeyError('an RSA public key that is not exactly one DER RSAPublicKey');

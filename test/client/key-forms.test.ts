@@ -6,6 +6,8 @@
  */
 import test from 'ava';
 import { ECDH, generateKeyPairSync } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { AlgorithmIdentifier, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import { VerificationError } from '../../core/errors.ts';
 import { derToPem } from '../../core/pem.ts';
 import { importPublicKey, publicKeyForm, UnsupportedKeyError } from '../../core/public-key.ts';
@@ -25,6 +27,12 @@ function compressed(spki: Buffer): Buffer {
 }
 const explicit = () => generateKeyPairSync('ec', { namedCurve: 'P-256', paramEncoding: 'explicit' } as { namedCurve: string }).publicKey.export({ type: 'spki', format: 'der' });
 
+function rsaWithoutNull(): Buffer {
+  const info = AsnConvert.parse(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'der' }), SubjectPublicKeyInfo);
+  info.algorithm = new AlgorithmIdentifier({ algorithm: info.algorithm.algorithm });
+  return Buffer.from(AsnConvert.serialize(info));
+}
+
 test('the accepted forms import to the same key node exports; every other form is refused by its bytes alone', (t) => {
   for (const [type, options] of [['ec', { namedCurve: 'P-256' }], ['ec', { namedCurve: 'P-384' }], ['ec', { namedCurve: 'P-521' }], ['ed25519', {}], ['rsa', { modulusLength: 2048 }], ['rsa', { modulusLength: 4096 }]] as const) {
     const spki = generateKeyPairSync(type as 'ec', options as { namedCurve: string }).publicKey.export({ type: 'spki', format: 'der' });
@@ -35,6 +43,7 @@ test('the accepted forms import to the same key node exports; every other form i
     ['secp256k1', generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).publicKey.export({ type: 'spki', format: 'der' })],
     ['RSA 1024', generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'der' })],
     ['x25519', generateKeyPairSync('x25519').publicKey.export({ type: 'spki', format: 'der' })],
+    ['RSA without NULL parameters', rsaWithoutNull()],
   ];
   for (const [what, spki] of refused) t.throws(() => publicKeyForm(spki), { instanceOf: UnsupportedKeyError }, what);
   const offCurve = p256();
