@@ -98,8 +98,11 @@ function remoteCtLogKeys(logUrl: string, logger: Logger): (refresh: boolean) => 
   let keys: Promise<CtLogKey[]> | undefined;
   return (refresh) => {
     if (refresh || !keys) {
-      keys = fetchRemoteTrust(logUrl, logger, 0).then(({ logParts }) => (logParts.ctlog ? [ctLogKey(logParts.ctlog.publicKeyDer)] : []));
-      keys.catch(() => { keys = undefined; });
+      const fetched = fetchRemoteTrust(logUrl, logger, 0).then(({ logParts }) => (logParts.ctlog ? [ctLogKey(logParts.ctlog.publicKeyDer)] : []));
+      fetched.catch(() => {
+        if (keys === fetched) keys = undefined; // only this failed read, never a newer one
+      });
+      keys = fetched;
     }
     return keys;
   };

@@ -71,9 +71,18 @@ function number(value: unknown, path: string): number {
   return value;
 }
 
+/**
+ * An annotation's PEM with the whitespace Go's pem.Decode (cosign) passes over made canonical: CRLF line ends,
+ * blank lines around and between blocks. Annotations are written by the signing client (a chain file given to
+ * cosign, say), not re-encoded by a log; anything else outside the blocks is still refused by the strict reader.
+ */
+function annotationPem(text: string): string {
+  return `${text.replace(/\r\n/g, '\n').replace(/(-----END CERTIFICATE-----\n)(?:[ \t]*\n)+/g, '$1').trim()}\n`;
+}
+
 export function singleCertificate(pem: unknown, what: string): Buffer {
   if (typeof pem !== 'string' || pem.length > 64 * 1024) throw new VerificationError('CHAIN', `${what}: missing or too large`);
-  const ders = pemCertificates(pem, 1);
+  const ders = pemCertificates(annotationPem(pem), 1);
   if (ders?.length !== 1) throw new VerificationError('CHAIN', `${what}: expected one PEM certificate and nothing else`);
   return ders[0]!;
 }
@@ -81,7 +90,7 @@ export function singleCertificate(pem: unknown, what: string): Buffer {
 /** A chain annotation: PEM certificates and nothing else (at most 10); absent or empty is no chain. */
 export function chainAnnotation(pem: string | undefined): Buffer[] {
   if (pem === undefined || pem === '') return [];
-  const ders = pemCertificates(pem, 10);
+  const ders = pemCertificates(annotationPem(pem), 10);
   if (!ders || ders.length === 0) throw new VerificationError('CHAIN', 'chain annotation: not PEM certificates alone');
   if (ders.length > 10) throw new VerificationError('CHAIN', 'chain annotation: more than 10 certificates');
   return ders;

@@ -51,6 +51,9 @@ test('certificate and chain annotations are PEM certificates alone', (t) => {
   const s = certificateSignature();
   t.notThrows(() => verifyCosignSignature(trust, s, policy));
   t.notThrows(() => verifyCosignSignature(trust, { ...s, chain: s.chain.trimEnd() }, policy), 'the final newline is optional');
+  // whitespace Go's pem.Decode passes over, as a chain file given to cosign may have it
+  const crlf = (x: string) => x.replace(/\n/g, '\r\n');
+  t.notThrows(() => verifyCosignSignature(trust, { ...s, certificate: `\n${crlf(s.certificate)}\n`, chain: crlf(s.chain.replace('-----END CERTIFICATE-----\n', '-----END CERTIFICATE-----\n\n')) }, policy), 'CRLF, blank lines');
   const keyPem = derToPem(pki.rekor.publicKeyDer, 'PUBLIC KEY');
   const b64 = s.leafDer.toString('base64');
   for (const [what, edit] of [
