@@ -80,14 +80,8 @@ export function canonicalEcPoint(spki: Buffer, curve: EcCurve): Buffer | undefin
 
 const MAX_RSA_EXPONENT = 2 ** 31 - 1;
 
-function rsaForm(spki: Buffer): PublicKeyForm | undefined {
-  let info: SubjectPublicKeyInfo;
-  try {
-    info = AsnConvert.parse(spki, SubjectPublicKeyInfo);
-  } catch {
-    return undefined;
-  }
-  if (info.algorithm.algorithm !== id_rsaEncryption) return undefined;
+/** An rsaEncryption SubjectPublicKeyInfo (`info`, parsed from `spki`) in the accepted form, or UnsupportedKeyError. */
+function rsaForm(spki: Buffer, info: SubjectPublicKeyInfo): PublicKeyForm {
   // RFC 3279 2.3.1: the parameters are NULL (asn1-schema reads NULL as null, absent as undefined); Go requires it
   if (info.algorithm.parameters !== null) throw new UnsupportedKeyError('an RSA public key without the NULL parameters RFC 3279 requires');
   let key: RSAPublicKey;
@@ -114,15 +108,8 @@ const CURVE_NAMES: Record<string, string> = {
   [id_secp256r1]: 'P-256', [id_secp384r1]: 'P-384', [id_secp521r1]: 'P-521', '1.3.132.0.10': 'secp256k1', '1.3.132.0.33': 'P-224',
 };
 
-/** Why an EC SubjectPublicKeyInfo is not in the accepted form, for the refusal's message; undefined if not EC. */
-function ecProblem(spki: Buffer): string | undefined {
-  let info: SubjectPublicKeyInfo;
-  try {
-    info = AsnConvert.parse(spki, SubjectPublicKeyInfo);
-  } catch {
-    return undefined;
-  }
-  if (info.algorithm.algorithm !== id_ecPublicKey) return undefined;
+/** Why an id-ecPublicKey SubjectPublicKeyInfo is not in the accepted form, for the refusal's message. */
+function ecProblem(info: SubjectPublicKeyInfo): string {
   let curve: string | undefined;
   try {
     curve = AsnConvert.parse(info.algorithm.parameters!, ECParameters).namedCurve;
@@ -146,16 +133,15 @@ export function publicKeyForm(spki: Buffer): PublicKeyForm {
     if (point) return { type: 'ec', curve: f.curve, point };
   }
   if (spki.length === ED25519_PREFIX.length + 32 && spki.subarray(0, ED25519_PREFIX.length).equals(ED25519_PREFIX)) return { type: 'ed25519' };
-  const rsa = rsaForm(spki);
-  if (rsa) return rsa;
-  let parses = true;
+  let info: SubjectPublicKeyInfo;
   try {
-    AsnConvert.parse(spki, SubjectPublicKeyInfo);
+    info = AsnConvert.parse(spki, SubjectPublicKeyInfo);
   } catch {
-    parses = false;
+    throw new UnsupportedKeyError('a public key that cannot be parsed (not a DER public key)', true);
   }
-  if (!parses) throw new UnsupportedKeyError('a public key that cannot be parsed (not a DER public key)', true);
-  throw new UnsupportedKeyError(ecProblem(spki) ?? 'a key that is not a DER public key of an accepted form (ECDSA P-256, P-384 or P-521 on a named curve with an uncompressed point, RSA of 2048 to 4096 bits, or Ed25519)');
+  if (info.algorithm.algorithm === id_rsaEncryption) return rsaForm(spki, info);
+  if (info.algorithm.algorithm === id_ecPublicKey) throw new UnsupportedKeyError(ecProblem(info));
+  throw new UnsupportedKeyError('a key that is not a DER public key of an accepted form (ECDSA P-256, P-384 or P-521 on a named curve with an uncompressed point, RSA of 2048 to 4096 bits, or Ed25519)');
 }
 
 /**
