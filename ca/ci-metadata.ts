@@ -52,7 +52,6 @@ const METADATA_KEYS: Record<string, string> = {
   subjectalternativenametemplate: 'SubjectAlternativeNameTemplate', 'subject-alternative-name-template': 'SubjectAlternativeNameTemplate',
 };
 
-
 function valueTemplate(text: string, where: string): ValueTemplate {
   if (!text.includes('{{')) return { kind: 'claim', name: text };
   try {

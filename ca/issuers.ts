@@ -3,11 +3,10 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { JSONWebKeySet } from 'jose';
 import { parseDocument } from 'yaml';
-import { parseJsonText } from '../core/json-text.ts';
+import { isRecord, parseJsonText } from '../core/json-text.ts';
 import { parseCiIssuerMetadata, type CiIssuerMetadata } from './ci-metadata.ts';
 import { parseClaimPolicy, type ClaimRule } from './claim-policy.ts';
 import { canonicalKeys, checkAllowedDomain, checkHttpUrl, optionalString, requiredString, yamlLineOf } from './config-fields.ts';
-import { isRecord } from '../core/json-text.ts';
 import { parseTrustDomain } from './identity/spiffe.ts';
 
 /**

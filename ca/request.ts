@@ -22,7 +22,6 @@ export interface SigningCertRequest {
 /** No honest field is anywhere near this; refusing early keeps decoding cheap. */
 const MAX_FIELD_CHARS = 64 * 1024;
 
-
 /** A field by its JSON name or its proto name; protojson accepts both. */
 function field(obj: Record<string, unknown>, jsonName: string, protoName: string): unknown {
   const v = obj[jsonName];

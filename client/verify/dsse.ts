@@ -9,11 +9,11 @@
 import { createHash } from 'node:crypto';
 import { VerificationError } from '../../core/errors.ts';
 import type { TrustMaterial } from '../trusted-root.ts';
-import { pemCertificate, readLoggedBody } from './tlog-body.ts';
+import { pemCertificate, readLoggedBody, sha256Field } from './tlog-body.ts';
 import { chainAnnotation, parseSetBundle, singleCertificate, verifyCertificateAndSet, type DetachedVerification } from './cosign.ts';
 import { compilePolicy, type Policy } from './identity.ts';
 import { loadLeaf, type LeafState } from './leaf.ts';
-import { array, base64, hex, literal, object, shape, ShapeError, string } from './strict-json.ts';
+import { array, base64, literal, object, shape, ShapeError, string } from './strict-json.ts';
 import { failClosed } from './fail-closed.ts';
 import { signatureVerifies } from './signature.ts';
 import { isRecord, JsonTextError, jsonProblem, parseJsonBytes } from '../../core/json-text.ts';
@@ -140,18 +140,13 @@ export interface LoggedDsse extends LoggedEnvelope {
 export function parseDsseBody(body: Buffer): LoggedDsse {
   return shape(() => readLoggedBody(body, 'dsse', '0.0.1', (v) => {
     const spec = object(v, 'spec', ['envelopeHash', 'payloadHash', 'signatures']);
-    const hash = (h: unknown, p: string) => {
-      const o = object(h, p, ['algorithm', 'value']);
-      literal(o.algorithm, `${p}.algorithm`, ['sha256']);
-      return hex(o.value, `${p}.value`, 32);
-    };
     const sigs = array(spec.signatures, 'spec.signatures', 16);
     if (sigs.length !== 1) throw new ShapeError(`spec.signatures: expected exactly one, got ${sigs.length}`);
     const s = object(sigs[0], 'spec.signatures[0]', ['signature', 'verifier']);
     return {
       kind: 'dsse 0.0.1',
-      envelopeHash: hash(spec.envelopeHash, 'spec.envelopeHash'),
-      payloadHash: hash(spec.payloadHash, 'spec.payloadHash'),
+      envelopeHash: sha256Field(spec.envelopeHash, 'spec.envelopeHash'),
+      payloadHash: sha256Field(spec.payloadHash, 'spec.payloadHash'),
       signature: string(s.signature, 'spec.signatures[0].signature', 2048),
       verifier: base64(s.verifier, 'spec.signatures[0].verifier', { max: 32 * 1024 }).toString('utf8'),
     };

@@ -9,17 +9,11 @@
  * `hash` (the envelope hash) is read for its shape only: upstream copies it from the client unchecked, so it
  * binds nothing (sigstore-go#611). The payload hash, signature and key bind the entry to the bundle instead.
  */
-import { readLoggedBody } from './tlog-body.ts';
+import { readLoggedBody, sha256Field } from './tlog-body.ts';
 import type { LoggedEnvelope } from './dsse.ts';
-import { array, base64, hex, literal, object, shape, ShapeError, string } from './strict-json.ts';
+import { array, base64, literal, object, shape, ShapeError, string } from './strict-json.ts';
 
 const MAX_SIG_BYTES = 1024;
-
-function sha256Hash(v: unknown, path: string): Buffer {
-  const h = object(v, path, ['algorithm', 'value']);
-  literal(h.algorithm, `${path}.algorithm`, ['sha256']);
-  return hex(h.value, `${path}.value`, 32);
-}
 
 /** Throws VerificationError('TLOG_BODY') for anything but an upstream-shaped body with exactly one signature. */
 export function parseIntotoBody(body: Buffer): LoggedEnvelope {
@@ -33,7 +27,7 @@ export function parseIntotoBody(body: Buffer): LoggedEnvelope {
     // upstream omits an empty keyid (omitempty), so a logged "" was not written by Rekor
     const keyid = s.keyid === undefined ? undefined : string(s.keyid, 'spec.content.envelope.signatures[0].keyid', 1024);
     if (keyid === '') throw new ShapeError('spec.content.envelope.signatures[0].keyid: empty (Rekor omits an empty keyid)');
-    sha256Hash(content.hash, 'spec.content.hash'); // shape only: the client's value, never compared
+    sha256Field(content.hash, 'spec.content.hash'); // shape only: the client's value, never compared
     // The outer decode gives the DSSE base64 text, which must itself be canonical base64 of a signature.
     const outer = base64(s.sig, 'spec.content.envelope.signatures[0].sig', { max: 4 * Math.ceil(MAX_SIG_BYTES / 3) });
     const sigText = outer.toString('latin1');
@@ -41,7 +35,7 @@ export function parseIntotoBody(body: Buffer): LoggedEnvelope {
     const logged: LoggedEnvelope = {
       kind: 'intoto 0.0.2',
       payloadType: string(env.payloadType, 'spec.content.envelope.payloadType', 256),
-      payloadHash: sha256Hash(content.payloadHash, 'spec.content.payloadHash'),
+      payloadHash: sha256Field(content.payloadHash, 'spec.content.payloadHash'),
       signature: sigText,
       keyid: keyid ?? null,
       verifier: base64(s.publicKey, 'spec.content.envelope.signatures[0].publicKey', { max: 32 * 1024 }).toString('utf8'),

@@ -111,16 +111,18 @@ export function readLoggedBody<T>(body: Buffer, kind: string, apiVersion: string
   return result;
 }
 
+/** A `{ algorithm: "sha256", value: <64 lower-case hex> }` field of a logged body, as its 32 bytes. */
+export function sha256Field(value: unknown, path: string): Buffer {
+  const h = object(value, path, ['algorithm', 'value']);
+  literal(h.algorithm, `${path}.algorithm`, ['sha256']);
+  return hex(h.value, `${path}.value`, 32);
+}
+
 export function parseHashedRekordBody(body: Buffer): HashedRekordBody {
   const { digest, signature, publicKeyPem } = readHashedRekordBody(body, 32 * 1024);
-  const m = ONE_CERTIFICATE.exec(publicKeyPem);
-  if (!m) fail('spec.signature.publicKey.content: not a single PEM certificate');
-  try {
-    return { digest, signature, certificateDer: base64(m[1]!.replace(/\n/g, ''), 'spec.signature.publicKey.content (PEM)', { max: 16 * 1024 }) };
-  } catch (e) {
-    if (e instanceof ShapeError) fail(e.message);
-    throw e;
-  }
+  const certificateDer = pemCertificate(publicKeyPem);
+  if (!certificateDer) fail('spec.signature.publicKey.content: not a single PEM certificate');
+  return { digest, signature, certificateDer: certificateDer! };
 }
 
 /** Checks the entry body against the bundle and the artifact digest. */

@@ -53,8 +53,11 @@ export function ctLeafIndexKeys(leaf: Buffer): string[] {
   if (leaf.length < 10) return [];
   const zeroed = Buffer.from(leaf);
   zeroed.fill(0, 2, 10);
-  return [`ct:${createHash('sha256').update(zeroed).digest('hex')}`];
+  return [dedupIndexKey(createHash('sha256').update(zeroed).digest('hex'))];
 }
+
+/** The search-index key under which the entry with ctDedupKey `key` is stored. */
+const dedupIndexKey = (key: string): string => `ct:${key}`;
 
 /** What CtLog needs of an engine that keeps a search index (log/merkle-log.ts IndexedMerkleLog). */
 interface DedupIndex {
@@ -146,14 +149,14 @@ export class CtLog {
     const now = this.#now();
     this.#maxTimestamp = Math.max(this.#maxTimestamp, now);
     const timestamp = BigInt(now);
-    await this.#log.append(merkleTreeLeaf(timestamp, entry), extraData, [`ct:${key}`]);
+    await this.#log.append(merkleTreeLeaf(timestamp, entry), extraData, [dedupIndexKey(key)]);
     return timestamp;
   }
 
   /** The timestamp of the stored leaf of the entry with dedup key `key`, when the engine keeps an index. */
   #storedTimestamp(key: string): bigint | undefined {
     if (!hasDedupIndex(this.#log)) return undefined;
-    const [index] = this.#log.searchIndex(`ct:${key}`, 1);
+    const [index] = this.#log.searchIndex(dedupIndexKey(key), 1);
     const leaf = index === undefined ? undefined : this.#log.getEntry(index)?.leaf;
     return leaf ? BigInt(leafTimestamp(leaf)) : undefined;
   }
