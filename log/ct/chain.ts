@@ -92,23 +92,37 @@ export class IssuerPathCache {
     const key = hash.digest('hex');
     const hit = this.#paths.get(key);
     if (hit) return hit;
-    const path = validateIssuers(issuerDers.map((der, j) => this.#parsed.parse(der, `chain[${j + 1}]`)), this.roots);
+    const path = validateIssuers(issuerDers, (j) => this.#parsed.parse(issuerDers[j]!, `chain[${j + 1}]`), this.roots);
     this.#paths.set(key, path);
     if (this.#paths.size > this.capacity) this.#paths.delete(this.#paths.keys().next().value!);
     return path;
   }
 }
 
-function validateIssuers(certs: ParsedCertificate[], roots: AcceptedRoots): IssuerPath {
-  certs.forEach((cert, j) => {
+/**
+ * Top down: the last certificate is anchored at an accepted root first, then each link is checked from the root
+ * towards the leaf, parsing each certificate only when its turn comes. add-chain is open to anyone, so a chain
+ * that does not reach an accepted root must be refused for the cost of one parse and the roots' signature checks,
+ * not ten strict parses and nine signature checks (~22 ms of event loop for a 10-certificate chain, measured);
+ * past the anchor, every further link needs a signature by a key the roots vouch for.
+ */
+function validateIssuers(ders: readonly Buffer[], parse: (j: number) => ParsedCertificate, roots: AcceptedRoots): IssuerPath {
+  const certs: ParsedCertificate[] = new Array(ders.length);
+  const checkCa = (j: number): void => {
+    if (!isCaCertificate(certs[j]!, `chain[${j + 1}]`)) throw new BadRequestError(`chain[${j + 1}] is not a CA certificate`);
+  };
+  const last = ders.length - 1;
+  certs[last] = parse(last);
+  checkCa(last);
+  const root = anchorOf(certs[last]!, roots);
+  for (let j = last - 1; j >= 0; j--) {
     const at = `chain[${j + 1}]`;
-    if (!isCaCertificate(cert, at)) throw new BadRequestError(`${at} is not a CA certificate`);
-    if (j + 1 < certs.length) {
-      if (roots.exactly(cert)) throw new BadRequestError(`${at} is an accepted root but is not the last certificate`);
-      if (!isSignedBy(cert, certs[j + 1]!)) throw new BadRequestError(`${at} is not signed by chain[${j + 2}]`);
-    }
-  });
-  const issuers = anchor(certs, roots);
+    certs[j] = parse(j);
+    checkCa(j);
+    if (roots.exactly(certs[j]!)) throw new BadRequestError(`${at} is an accepted root but is not the last certificate`);
+    if (!isSignedBy(certs[j]!, certs[j + 1]!)) throw new BadRequestError(`${at} is not signed by chain[${j + 2}]`);
+  }
+  const issuers = root ? [...certs, root] : certs;
   issuers.forEach((cert, j) => {
     if (hasValidPoison(cert, `chain[${j + 1}]`)) throw new BadRequestError(`chain[${j + 1}] is an issuer but carries the CT poison extension`);
   });
@@ -123,13 +137,18 @@ function validateIssuers(certs: ParsedCertificate[], roots: AcceptedRoots): Issu
   };
 }
 
-/** Completes the chain to an accepted root, or refuses it. */
-function anchor(certs: ParsedCertificate[], roots: AcceptedRoots): ParsedCertificate[] {
-  const last = certs[certs.length - 1]!;
-  if (roots.exactly(last)) return certs;
+/** The accepted root to append after `last` (undefined when `last` is one), or a refusal. */
+function anchorOf(last: ParsedCertificate, roots: AcceptedRoots): ParsedCertificate | undefined {
+  if (roots.exactly(last)) return undefined;
   const root = roots.issuerOf(last);
   if (!root) throw new BadRequestError('chain does not end at, or chain to, an accepted root');
-  return [...certs, root];
+  return root;
+}
+
+/** Completes the chain to an accepted root, or refuses it. */
+function anchor(certs: ParsedCertificate[], roots: AcceptedRoots): ParsedCertificate[] {
+  const root = anchorOf(certs[certs.length - 1]!, roots);
+  return root ? [...certs, root] : certs;
 }
 
 /**
@@ -139,12 +158,12 @@ function anchor(certs: ParsedCertificate[], roots: AcceptedRoots): ParsedCertifi
  */
 export function validateChain(chainDer: unknown, roots: AcceptedRoots, kind: ChainKind, issuers?: IssuerPathCache): ValidatedChain {
   checkShape(chainDer);
-  // The leaf is new with every submission: parsed (strictly) and signature-checked every time.
+  // The issuer path first (top down, see validateIssuers), then the leaf, which is new with every submission:
+  // parsed (strictly) and signature-checked every time.
+  const path = chainDer.length > 1 ? (issuers ?? new IssuerPathCache(roots)).resolve(chainDer.slice(1)) : undefined;
   const leaf = parseCertificateStrict(chainDer[0]!, 'chain[0]');
-  let path: IssuerPath | undefined;
   let full: ParsedCertificate[];
-  if (chainDer.length > 1) {
-    path = (issuers ?? new IssuerPathCache(roots)).resolve(chainDer.slice(1));
+  if (path) {
     if (!isSignedBy(leaf, path.issuers[0]!)) throw new BadRequestError('chain[0] is not signed by chain[1]');
     full = [leaf, ...path.issuers];
   } else {

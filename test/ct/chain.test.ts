@@ -80,6 +80,20 @@ test('broken links are refused', (t) => {
   rejects(t, () => validateChain([makeLeaf(intermediate), intermediate.der, root.der, root.der], roots, 'precert'), /not the last/);
 });
 
+test('issuers are checked top down: a chain that reaches no accepted root is refused before the certificates under its top are even parsed', (t) => {
+  const other = makeRoot('other');
+  const garbage = Buffer.from('not a certificate at all');
+  // Bottom up, chain[1] would be refused first as "not a DER X.509 certificate" after parsing it; top down, the
+  // unanchored top decides alone (an open endpoint must not parse nine certificates for a stranger's chain).
+  rejects(t, () => validateChain([makeLeaf(intermediate), ...Array(8).fill(garbage), other.der], roots, 'precert'), /does not end at, or chain to, an accepted root/);
+  // Anchored top: the refusal is at the first certificate under it, nearest the root.
+  const junkCa = makeIntermediate(other, 'junk');
+  rejects(t, () => validateChain([makeLeaf(intermediate), garbage, junkCa.der, intermediate.der], roots, 'precert'), /chain\[2\] is not signed by chain\[3\]/);
+  rejects(t, () => validateChain([makeLeaf(intermediate), garbage, intermediate.der], roots, 'precert'), /chain\[1\] is not a DER X.509 certificate/);
+  // The leaf is parsed after its path: an unanchored path wins over a malformed leaf.
+  rejects(t, () => validateChain([garbage, other.der], roots, 'precert'), /does not end at/);
+});
+
 test('poison rules for add-pre-chain and add-chain', (t) => {
   rejects(t, () => validateChain([makeLeaf(intermediate, { poison: false }), intermediate.der], roots, 'precert'), /poison extension is missing/);
   rejects(t, () => validateChain([makeLeaf(intermediate), intermediate.der], roots, 'x509'), /add-pre-chain/);

@@ -172,7 +172,7 @@ test('add-chain / add-pre-chain refusals are 400 with a plain message and leave 
     ['add-pre-chain', { chain: [b64(tampered), b64(intermediate.der)] }, /chain\[0\] is not signed by chain\[1\]/],
     ['add-pre-chain', { chain: [b64(otherKey), b64(intermediate.der)] }, /chain\[0\] is not signed by chain\[1\]/],
     ['add-pre-chain', { chain: [b64(precert), b64(otherInt.der), b64(root.der)] }, /not signed by/],
-    ['add-pre-chain', { chain: [b64(precert), b64(intermediate.der), b64(other.der)] }, /chain\[1\] is not signed by chain\[2\]/],
+    ['add-pre-chain', { chain: [b64(precert), b64(intermediate.der), b64(other.der)] }, /does not end at, or chain to, an accepted root/],
     ['add-pre-chain', { chain: [b64(makeLeaf(pcs)), b64(pcs.der), b64(intermediate.der)] }, /precertificate signing certificates/],
     ['add-pre-chain', { chain: [b64(makeLeaf(intermediate, { poison: false })), b64(intermediate.der)] }, /poison extension is missing/],
     ['add-chain', { chain: [b64(makeLeaf(intermediate)), b64(intermediate.der)] }, /precertificate/],
