@@ -27,6 +27,24 @@ export function requireAscii(value: string, what: string): string {
   return value;
 }
 
+/**
+ * Controls (C0, DEL, C1) and invisible format characters (bidi overrides and isolates, zero-width space, BOM):
+ * what a terminal or a policy page would not show as written. ZWNJ and ZWJ (U+200C, U+200D) are letters' glue in
+ * several scripts and stay allowed.
+ */
+const UNPRINTABLE = /[\p{Cc}\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]/u;
+
+/**
+ * A UTF8String identity (a username SAN) must read as written: no unpaired surrogate (encoded as U+FFFD, the
+ * certificate would name someone else than the token) and nothing unprintable (UNPRINTABLE).
+ */
+export function requirePrintableUnicode(value: string, what: string): string {
+  if (/\p{Cs}/u.test(value)) throw identityError(`${what} is not well-formed Unicode (an unpaired surrogate)`);
+  const bad = UNPRINTABLE.exec(value);
+  if (bad) throw identityError(`${what} contains the unprintable character U+${bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`);
+  return value;
+}
+
 /** The WHATWG HTML "valid e-mail address" grammar, close to govalidator.IsEmail for real addresses. */
 const EMAIL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 

@@ -1,6 +1,6 @@
 import { renderFulcioExtensions } from '../extensions.ts';
 import type { VerifiedToken } from '../token.ts';
-import { identityError, isEmail, stringClaim } from './claims.ts';
+import { identityError, isEmail, requirePrintableUnicode, stringClaim } from './claims.ts';
 import type { Principal } from './index.ts';
 
 /**
@@ -8,7 +8,7 @@ import type { Principal } from './index.ts';
  * (1.3.6.1.4.1.57264.1.7) so that it cannot be mistaken for a mailbox. Mirrors pkg/identity/username.
  */
 export function usernamePrincipal(token: VerifiedToken): Principal {
-  const username = stringClaim(token, 'sub', true);
+  const username = requirePrintableUnicode(stringClaim(token, 'sub', true), 'username');
   if (username.includes('!')) throw identityError('username cannot contain ! character');
   if (isEmail(username)) throw identityError('username subject should not be an email address');
   return {

@@ -104,6 +104,16 @@ test('username principal: OtherName sub!SubjectDomain, no ! and no email in the 
   t.deepEqual(p.extensions.at(-1)!.value, utf8('alice'));
   refuses(t, token(s, { sub: 'al!ce' }), /cannot contain !/);
   refuses(t, token(s, { sub: 'alice@example.com' }), /should not be an email/);
+  // UTF8String names beyond ASCII are certified as written, ZWNJ (Persian, Indic scripts) included...
+  for (const sub of ['zoë', 'ユーザー', 'می\u200cخواهم']) t.deepEqual(principalFromToken(token(s, { sub })).san, { type: 'otherName', value: `${sub}!example.com` });
+  // ...but nothing a reader would not see as written: terminal escapes, bidi overrides, zero-width space, BOM, NUL,
+  // C1 controls, and unpaired surrogates (asn1js would certify U+FFFD, another name than the token's).
+  const unprintable: [string, RegExp][] = [
+    ['\x1b[31mroot', /unprintable character U\+001B/], ['adm\u202enib', /U\+202E/], ['al\u200bice', /U\+200B/],
+    ['\ufeffalice', /U\+FEFF/], ['alice\x00', /U\+0000/], ['alice\x85', /U\+0085/], ['al\u2066ice', /U\+2066/],
+    ['alice\ud800', /unpaired surrogate/], ['\udc00alice', /unpaired surrogate/],
+  ];
+  for (const [sub, message] of unprintable) refuses(t, token(s, { sub }), message);
 });
 
 
