@@ -7,9 +7,9 @@ import { rekorRouter } from '../../log/rekor/routes.ts';
 import { serveRouters } from '../helpers/http.ts';
 
 /** A Rekor face over a file-backed engine with its search index, as services/log-service.ts opens it. */
-export async function startIndexedRekor(path: string) {
+/** A Rekor over the database at `path`; pass the previous `signer` to restart the same log with the same key. */
+export async function startIndexedRekor(path: string, signer: Signer = generateSigner()) {
   const log = openMerkleLog({ path, indexKeys: rekorIndexKeys });
-  const signer = generateSigner();
   const server = await serveRouters(rekorRouter({ log, signer, treeId: '42', signerName: '127.0.0.1' }));
   return { url: server.url, log: log as IndexedMerkleLog, signer, close: async () => { await server.close(); await log.close(); } };
 }
