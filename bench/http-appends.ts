@@ -17,7 +17,7 @@ import type { Row } from './table.ts';
  * Baselines: the engine in process at the same concurrency (what parsing, the signature check, canonical JSON,
  * HTTP and the response cost on top of the store), and the pure-crypto ceiling of an append (cryptoCeiling).
  */
-function proposals(count: number): string[] {
+export function proposals(count: number): string[] {
   return Array.from({ length: count }, () => {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const pem = Buffer.from(toPem('CERTIFICATE', certificateFor(publicKey, 'bench signer'))).toString('base64');

@@ -43,7 +43,7 @@ export function readHashedRekordSpec(spec: unknown): HashedRekordContent {
   const digest = decodeLowerHex(readString(hash.value, 'spec.data.hash.value'), 'spec.data.hash.value', DIGEST_SIZE[alg]);
 
   const key = parseVerifierKey(pemBytes, 'spec.signature.publicKey.content');
-  if (!verifyPrehashed(key.publicKey, alg, digest, signature)) {
+  if (!verifyPrehashed(key.publicKey, alg, digest, signature, key.form)) {
     throw new BadRequestError('spec.signature.content: signature does not verify with spec.signature.publicKey over spec.data.hash',
       'INVALID_SIGNATURE');
   }

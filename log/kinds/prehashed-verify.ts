@@ -6,6 +6,7 @@ import { ed25519 } from '@noble/curves/ed25519';
 import { eddsa } from '@noble/curves/abstract/edwards';
 import { BadRequestError } from '../../core/errors.ts';
 import { verifyEcdsaDigest } from '../../core/ecdsa-digest-verify.ts';
+import type { PublicKeyForm } from '../../core/public-key.ts';
 
 /**
  * Verifies a signature given only the message DIGEST (hashedrekord never sees the artifact).
@@ -73,8 +74,14 @@ function refuse(what: string, alg: DigestAlgorithm): never {
  * true when `signature` is a valid signature by `key` over the message whose `alg` digest is `digest`.
  * Throws BadRequestError when the key type or key/hash pair is not allowed; never throws on bad signatures.
  */
-export function verifyPrehashed(key: KeyObject, alg: DigestAlgorithm, digest: Buffer, signature: Buffer): boolean {
+export function verifyPrehashed(key: KeyObject, alg: DigestAlgorithm, digest: Buffer, signature: Buffer, form?: PublicKeyForm): boolean {
   const type = key.asymmetricKeyType;
+  if (form?.type === 'ec') {
+    // The curve and point as read from the key's bytes (core/public-key.ts): the same answer as the JWK below.
+    const ec = EC_CURVES[form.curve];
+    if (ec.hash !== alg) refuse(`ecdsa public key: ${form.curve}`, alg);
+    return verifyEcdsaDigest(ec.curve, ec.openssl, form.point, digest, signature);
+  }
   if (type === 'ec') {
     // The JWK export gives the curve and the point in one call; reading asymmetricKeyDetails as well costs
     // another ~25 µs per fresh key (OpenSSL 3 parameter queries). Curves JWK cannot name throw here.

@@ -7,25 +7,30 @@
  */
 import test from 'ava';
 import { createHash, ECDH, generateKeyPairSync, sign } from 'node:crypto';
-import { AsnConvert } from '@peculiar/asn1-schema';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import { RSAPublicKey } from '@peculiar/asn1-rsa';
-import { AlgorithmIdentifier, Certificate, Name, SubjectPublicKeyInfo, TBSCertificate, Validity, Version } from '@peculiar/asn1-x509';
+import { AlgorithmIdentifier, Certificate, Extension, Extensions, Name, SubjectPublicKeyInfo, TBSCertificate, Validity, Version } from '@peculiar/asn1-x509';
 import { derToPem } from '../../core/pem.ts';
 import { generateSigner } from '../../core/signer.ts';
+import { parseVerifierKey } from '../../log/kinds/verifier-key.ts';
 import { postEntry, startInlineAndPooledRekor } from './rekor-server.ts';
 
 const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64');
 const INFINITY = Buffer.from('3019301306072a8648ce3d020106082a8648ce3d03010703020000', 'hex');
 const ARTIFACT = Buffer.from('artifact');
 
-/** A certificate carrying `spki`, signed by a throwaway CA (the log does not judge chains). */
-function certificateFor(spki: Buffer): Buffer {
+/**
+ * A certificate carrying `spki`, signed by a throwaway CA (the log does not judge chains); each of `planted` goes in
+ * an extension of its own, verbatim (bytes a certificate may carry besides its key).
+ */
+function certificateFor(spki: Buffer, planted: Buffer[] = []): Buffer {
   const ca = generateSigner();
   const alg = new AlgorithmIdentifier({ algorithm: '1.2.840.10045.4.3.2' });
   const tbs = new TBSCertificate({
     version: Version.v3, serialNumber: new Uint8Array([1, 9]).buffer, signature: alg, issuer: new Name([]), subject: new Name([]),
     validity: new Validity({ notBefore: new Date('2024-01-01T00:00:00Z'), notAfter: new Date('2034-01-01T00:00:00Z') }),
     subjectPublicKeyInfo: AsnConvert.parse(spki, SubjectPublicKeyInfo),
+    extensions: planted.length === 0 ? undefined : new Extensions(planted.map((bytes, i) => new Extension({ extnID: `1.3.6.1.4.1.99999.${i + 1}`, critical: false, extnValue: new OctetString(bytes) }))),
   });
   const signature = ca.sign(Buffer.from(AsnConvert.serialize(tbs)));
   return Buffer.from(AsnConvert.serialize(new Certificate({ tbsCertificate: tbs, signatureAlgorithm: alg, signatureValue: Uint8Array.from(signature).buffer })));
@@ -111,4 +116,51 @@ test('dsse: a signature repeated in the envelope is checked once and stored once
   t.is(res.status, 201);
   const entry = Object.values(await res.json() as Record<string, { body: string }>)[0]!;
   t.is(JSON.parse(Buffer.from(entry.body, 'base64').toString()).spec.signatures.length, 1);
+});
+
+test('a certificate\'s key is read from its own SubjectPublicKeyInfo, never from the same bytes planted in an extension', async (t) => {
+  const ecKey = () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    return { privateKey, spki: publicKey.export({ type: 'spki', format: 'der' }) };
+  };
+  const a = ecKey();
+  const b = ecKey();
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const rsaSpki = rsa.publicKey.export({ type: 'spki', format: 'der' });
+  const bySigner = (key: Parameters<typeof sign>[2]) => sign('sha256', ARTIFACT, key);
+  const rekor = await startInlineAndPooledRekor();
+  t.teardown(rekor.close);
+  const post = async (cert: Buffer, signature: Buffer) => {
+    const res = await postEntry(rekor.urls[1], hashedrekord(derToPem(cert), signature));
+    return { status: res.status, message: (await res.json() as { message?: string }).message ?? '' };
+  };
+  const refused = (answer: { status: number; message: string }, message: RegExp) => {
+    t.is(answer.status, 400, answer.message);
+    t.regex(answer.message, message);
+  };
+  // An RSA certificate carrying a canonical P-256 key in an extension: only the RSA key signs for it.
+  const rsaCert = certificateFor(rsaSpki, [b.spki]);
+  refused(await post(rsaCert, bySigner(b.privateKey)), /signature does not verify/);
+  t.is((await post(rsaCert, bySigner(rsa.privateKey))).status, 201);
+  // A compressed key with the canonical spelling of another key (or of itself) beside it: refused as compressed.
+  for (const planted of [b.spki, a.spki]) {
+    refused(await post(certificateFor(compressed(a.spki), [planted]), bySigner(a.privateKey)), /point is not in the uncompressed form/);
+  }
+  // The point at infinity with a canonical key beside it: refused, and the process lives on (next request answered).
+  refused(await post(certificateFor(INFINITY, [b.spki]), bySigner(b.privateKey)), /public key cannot be parsed/);
+  // The certified key itself, whether its x also stands elsewhere in the certificate or not, signs for it.
+  t.is((await post(certificateFor(a.spki, [a.spki.subarray(-64, -32)]), bySigner(a.privateKey))).status, 201);
+  t.is((await post(certificateFor(a.spki, [b.spki]), bySigner(a.privateKey))).status, 201);
+  refused(await post(certificateFor(a.spki, [b.spki]), bySigner(b.privateKey)), /signature does not verify/);
+  t.is(rekor.logs[1].size(), 3);
+
+  // Which path read the key: from the SPKI's bytes (curve and point known, no DER export) for a plain certificate;
+  // the general one (OpenSSL's export) when the point's x stands twice in the certificate. Same key either way.
+  const read = (cert: Buffer) => parseVerifierKey(Buffer.from(derToPem(cert)), 'pem');
+  const plain = read(certificateFor(a.spki));
+  t.is(plain.form?.type, 'ec');
+  t.deepEqual(plain.publicKey.export({ type: 'spki', format: 'der' }), a.spki);
+  const twice = read(certificateFor(a.spki, [a.spki.subarray(-64, -32)]));
+  t.is(twice.form, undefined);
+  t.deepEqual(twice.publicKey.export({ type: 'spki', format: 'der' }), a.spki);
 });
