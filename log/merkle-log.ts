@@ -2,6 +2,7 @@ import { leafHash as hashLeaf } from './merkle/hash.ts';
 import { Frontier } from './merkle/frontier.ts';
 import { consistencyProof, inclusionProof, rootHash } from './merkle/proofs.ts';
 import { isTreeIndex } from './merkle/tree-math.ts';
+import { PendingCheckpoints } from './pending-checkpoints.ts';
 import { GroupCommitQueue } from './sequencer.ts';
 import { NodeCache } from './store/node-cache.ts';
 import { SqliteStore, type PublishedCheckpoint } from './store/sqlite-store.ts';
@@ -41,8 +42,10 @@ export interface IndexedMerkleLog extends MerkleLog {
   inSearchIndex(key: string, index: number): boolean;
   /** Hash of the complete subtree of 2^level leaves starting at leaf index * 2^level; RangeError if not complete in the log. */
   subtreeHash(level: number, index: number): Buffer;
-  /** Records a signed checkpoint as published (kept once per size). */
+  /** Records a signed checkpoint as published (kept once per size), in a transaction of its own. */
   publishCheckpoint(size: number, note: string): void;
+  /** The same, written with the next batch of appends (or within a second): for checkpoints in entry responses. */
+  publishCheckpointLater(size: number, note: string): void;
   /** Published checkpoints with size >= fromSize, ascending, at most `limit`. */
   publishedCheckpoints(fromSize: number, limit: number): PublishedCheckpoint[];
 }
@@ -71,6 +74,7 @@ class SqliteMerkleLog implements IndexedMerkleLog {
   readonly #indexKeys: (leaf: Buffer) => string[];
   readonly #indexed: boolean;
   readonly #queue: GroupCommitQueue<AppendRequest, AppendResult>;
+  readonly #pending = new PendingCheckpoints(() => this.#flushPending());
   #frontier: Frontier;
   #root: Buffer;
   #closed = false;
@@ -129,20 +133,29 @@ class SqliteMerkleLog implements IndexedMerkleLog {
   }
 
   #appendBatch(batch: readonly AppendRequest[], frontier: Frontier, now: number): AppendResult[] {
-    const results = this.#store.transaction(() => {
-      const inBatch = new Map<string, StoredEntry>();
-      return batch.map((req): AppendResult => {
-        const key = req.leafHash.toString('hex');
-        const existing = inBatch.get(key) ?? this.#store.byLeafHash(req.leafHash);
-        if (existing) return { entry: existing, duplicate: true };
-        const entry: StoredEntry = { index: frontier.size, leafHash: req.leafHash, leaf: req.leaf, integratedTimeMs: now, extra: req.extra };
-        this.#store.insertEntry(entry);
-        this.#store.insertNodes(frontier.append(req.leafHash));
-        this.#store.insertIndexKeys(entry.index, req.indexKeys);
-        inBatch.set(key, entry);
-        return { entry, duplicate: false };
+    // checkpoints shown since the last commit join this one (log/pending-checkpoints.ts); kept if it rolls back
+    const published = this.#pending.take();
+    let results: AppendResult[];
+    try {
+      results = this.#store.transaction(() => {
+        for (const c of published) this.#store.publishCheckpoint(c.size, c.note, c.publishedMs);
+        const inBatch = new Map<string, StoredEntry>();
+        return batch.map((req): AppendResult => {
+          const key = req.leafHash.toString('hex');
+          const existing = inBatch.get(key) ?? this.#store.byLeafHash(req.leafHash);
+          if (existing) return { entry: existing, duplicate: true };
+          const entry: StoredEntry = { index: frontier.size, leafHash: req.leafHash, leaf: req.leaf, integratedTimeMs: now, extra: req.extra };
+          this.#store.insertEntry(entry);
+          this.#store.insertNodes(frontier.append(req.leafHash));
+          this.#store.insertIndexKeys(entry.index, req.indexKeys);
+          inBatch.set(key, entry);
+          return { entry, duplicate: false };
+        });
       });
-    });
+    } catch (e) {
+      this.#pending.restore(published);
+      throw e;
+    }
     this.#frontier = frontier;
     this.#root = frontier.root();
     return results;
@@ -199,6 +212,28 @@ class SqliteMerkleLog implements IndexedMerkleLog {
     this.#store.publishCheckpoint(size, note, Math.floor(this.#clock()));
   }
 
+  publishCheckpointLater(size: number, note: string): void {
+    this.#checkTreeSize(size);
+    this.#pending.add({ size, note, publishedMs: Math.floor(this.#clock()) });
+  }
+
+  /** The checkpoints no append has taken along, in a transaction of their own (kept for the next try if it fails). */
+  #writePending(): void {
+    const rows = this.#pending.take();
+    if (rows.length === 0) return;
+    try {
+      this.#store.transaction(() => {
+        for (const c of rows) this.#store.publishCheckpoint(c.size, c.note, c.publishedMs);
+      });
+    } catch {
+      this.#pending.restore(rows); // the next batch of appends (or close) tries again
+    }
+  }
+
+  #flushPending(): void {
+    if (!this.#closed) this.#writePending();
+  }
+
   publishedCheckpoints(fromSize: number, limit: number): PublishedCheckpoint[] {
     if (this.#closed) throw new Error('log is closed');
     return this.#store.publishedCheckpoints(fromSize, limit);
@@ -218,6 +253,8 @@ class SqliteMerkleLog implements IndexedMerkleLog {
     if (this.#closed) return;
     this.#closed = true;
     this.#queue.drain();
+    this.#pending.cancel();
+    this.#writePending();
     this.#store.close();
   }
 

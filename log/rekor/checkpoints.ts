@@ -9,6 +9,8 @@ import type { MerkleLog } from '../types.ts';
  */
 export class CheckpointCache {
   readonly #notes = new Map<number, string>();
+  /** Told of every note signed, so that each one a client may be shown can go into the history. */
+  onSigned: ((size: number, note: string) => void) | undefined;
 
   constructor(
     private readonly log: MerkleLog,
@@ -30,6 +32,7 @@ export class CheckpointCache {
       return cached;
     }
     const note = signCheckpoint({ origin: this.origin, size, rootHash: this.log.rootHash(size) }, this.signerName, this.signer);
+    this.onSigned?.(size, note);
     this.#notes.set(size, note);
     if (this.#notes.size > this.capacity) {
       const oldest = this.#notes.keys().next().value as number;

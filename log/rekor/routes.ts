@@ -121,6 +121,9 @@ export function rekorRouter(opts: RekorRouterOptions): Router {
   // The engine's history, wherever it is: services/ hands `log` wrapped for metrics and the engine as `index`
   // (looking at `log` alone, the Rekor API's signed tree heads were never recorded when served for real).
   const history = [opts.index, log].find((l): l is IndexedMerkleLog => typeof (l as IndexedMerkleLog | undefined)?.publishCheckpoint === 'function');
+  // Every checkpoint signed for the active tree may be shown (entry responses carry one), so each goes into the
+  // history; with the next batch of appends rather than in a commit of its own (log/pending-checkpoints.ts).
+  if (history && !rekor.frozen) rekor.checkpoints.onSigned = (size, note) => history.publishCheckpointLater(size, note);
   router.get('/api/v1/log', (ctx) => {
     const size = log.size();
     const signedTreeHead = rekor.checkpoints.get(size);

@@ -82,3 +82,30 @@ test('tlog-tiles: tiles and entry bundles rebuild the root the checkpoint signs;
   t.deepEqual(after.map((h) => [h.size, h.checkpoint]), [[602, info.signedTreeHead]]);
   t.is((await get('checkpoints?from=-1')).status, 400);
 });
+
+test('history: the checkpoint of every entry response is recorded, with the next batch of appends (no commit of its own) or by itself within a second, and on close', async (t) => {
+  const path = tempDbPath(t);
+  const { generateSigner } = await import('../../core/signer.ts');
+  const { post, proposal } = await import('./rekor-server.ts');
+  let rekor = await startIndexedRekor(path);
+  t.teardown(() => rekor.close());
+  const history = async () => new Map(((await (await fetch(`${rekor.url}/api/v1/tiles/checkpoints`)).json()) as { size: number; checkpoint: string }[]).map((h) => [h.size, h.checkpoint]));
+  const append = async () => {
+    const res = await post(rekor.url, '/api/v1/log/entries', proposal(generateSigner()).body);
+    t.is(res.status, 201);
+    const entry = Object.values(await res.json() as Record<string, { verification: { inclusionProof: { treeSize: number; checkpoint: string } } }>)[0]!;
+    return entry.verification.inclusionProof;
+  };
+  const first = await append();
+  const second = await append();
+  // the first response's checkpoint went in with the second append's commit, before any timer
+  t.is((await history()).get(first.treeSize), first.checkpoint);
+  // the second's, with no append after it, within a second
+  await new Promise((r) => setTimeout(r, 1300));
+  t.is((await history()).get(second.treeSize), second.checkpoint);
+  // a third, and the server closed at once: close writes what waits
+  const third = await append();
+  await rekor.close();
+  rekor = await startIndexedRekor(path, rekor.signer);
+  t.is((await history()).get(third.treeSize), third.checkpoint);
+});
