@@ -1,10 +1,12 @@
 import http from 'node:http';
+import { join } from 'node:path';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import Router from '@koa/router';
 import { pino, type Logger } from 'pino';
-import type { ServeConfig } from './config.ts';
+import { publicUrlFor, settingName, type ServeConfig } from './config.ts';
+import { checkHost, listenError } from './config-values.ts';
 import { methodNotAllowed } from './methods.ts';
 import { connectionErrorLogger, errorMiddleware } from './errors.ts';
 import { bodyMiddleware } from './body.ts';
@@ -12,7 +14,9 @@ import { createLogService, type LogService } from './log-service.ts';
 import { createCaService, parseCaIssuers, type CaService } from './ca-service.ts';
 import { lockDataFolder, type DataFolderLock } from './data-lock.ts';
 import { readMeta, type DeploymentMeta } from './meta.ts';
-import { loadOrCreateCa } from './ca-files.ts';
+import { loadOrCreateCa, pkcs11FromEnv } from './ca-files.ts';
+import { CA_INTERMEDIATE_KEY, checkCaFolder, checkLogFolder, checkNoLogYet } from './data-folder.ts';
+import { checkKeyPassphrase } from './keys.ts';
 import { ctLogKey, httpSctSource, type CtLogKey } from './sct-http.ts';
 import { buildSigningConfig, buildTrustedRoot, type TrustParts } from './trust.ts';
 import { fetchCaRoots, fetchRemoteTrust } from './remote-trust.ts';
@@ -57,12 +61,6 @@ function inProcessSctSource(ct: CtLog): SctSource {
       }
     },
   };
-}
-
-function publicUrlFor(cfg: ServeConfig, port: number): string {
-  if (cfg.publicUrl) return cfg.publicUrl;
-  const host = cfg.host === '0.0.0.0' || cfg.host === '::' ? '127.0.0.1' : cfg.host;
-  return `${cfg.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 /**
@@ -119,10 +117,13 @@ export async function startStack(cfg: ServeConfig, logger: Logger = createLogger
     if (closingDown) res.setHeader('Connection', 'close');
     handler(req, res);
   };
+  await checkHost(settingName(cfg.sources, 'host'), cfg.host);
+  // the CA key's passphrase, if it is encrypted, is a setting too: refused before the data folder is locked
+  if (cfg.services !== 'log' && !pkcs11FromEnv()) checkKeyPassphrase(join(cfg.dataDir, CA_INTERMEDIATE_KEY));
   const server: http.Server = cfg.tls ? https.createServer({ cert: cfg.tls.cert, key: cfg.tls.key }, listener) : http.createServer(listener);
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err) => reject(listenError(err, { host: settingName(cfg.sources, 'host'), port: settingName(cfg.sources, 'port') }, cfg.host, cfg.port)));
     server.listen(cfg.port, cfg.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
@@ -139,13 +140,20 @@ export async function startStack(cfg: ServeConfig, logger: Logger = createLogger
     const issuerConfig = cfg.services === 'log' ? undefined : parseCaIssuers({ ...cfg, publicUrl: url });
     lock = lockDataFolder(cfg.dataDir);
     const recorded = readMeta(cfg.dataDir);
+    // Everything the folder's records name must be there before anything is created: a damaged log must not get a
+    // new CA made beside it, nor the reverse (services/data-folder.ts).
+    if (cfg.services !== 'ca') {
+      if (recorded.log) checkLogFolder(cfg.dataDir, recorded.log);
+      else checkNoLogYet(cfg.dataDir);
+    }
+    if (cfg.services !== 'log') checkCaFolder(cfg.dataDir, recorded, pkcs11FromEnv() !== undefined);
     if (cfg.services === 'all') {
       const { chainDer } = loadOrCreateCa(cfg.dataDir);
       log = createLogService({ dataDir: cfg.dataDir, publicUrl: url, caRoots: [chainDer.at(-1)!], observe });
       ca = await createCaService({ ...cfg, publicUrl: url, sctSource: inProcessSctSource(log.ct), issuerConfig });
     } else if (cfg.services === 'log') {
-      const roots = cfg.caUrl ? await fetchCaRoots(cfg.caUrl, logger) : [];
-      if (roots.length === 0) throw new Error('`serve log` needs --ca-url so its CT log knows which CA it serves');
+      // parseServeConfig refuses `serve log` without --ca-url; the roots read there are never none (or it throws)
+      const roots = await fetchCaRoots(cfg.caUrl!, logger);
       log = createLogService({ dataDir: cfg.dataDir, publicUrl: url, caRoots: roots, observe });
     } else {
       ca = await createCaService({ ...cfg, publicUrl: url, sctSource: httpSctSource(cfg.logUrl!, { ctLogKeys: remoteCtLogKeys(cfg.logUrl!, logger) }), issuerConfig });

@@ -5,8 +5,11 @@ import { initCa, rotateIntermediate } from '../ca/ceremony.ts';
 import { createCaHierarchy } from '../ca/hierarchy.ts';
 import { generatePkcs11Key, pkcs11Signer, type Pkcs11Options } from '../ca/pkcs11-signer.ts';
 import type { Signer } from '../core/signer.ts';
-import { keysDir, loadOrCreateKey, writeFileAtomic } from './keys.ts';
+import { keysDir, loadKeyFile, loadOrCreateKey, writeFileAtomic } from './keys.ts';
 import { derToPem, pemToDerList } from '../core/pem.ts';
+import { readMeta } from './meta.ts';
+import { CA_INTERMEDIATE_KEY, checkCaFolder } from './data-folder.ts';
+import { ConfigError, DataFolderError, RESTORE_ADVICE } from './startup-errors.ts';
 
 export function caCertPaths(dataDir: string): { dir: string; chain: string; history: string } {
   const dir = join(dataDir, 'ca');
@@ -26,7 +29,7 @@ export function pkcs11FromEnv(env: NodeJS.ProcessEnv = process.env): Pkcs11Optio
   if (!env.SIGSTACK_CA_PKCS11_MODULE) return undefined;
   const need = (name: string) => {
     const v = env[name];
-    if (!v) throw new Error(`SIGSTACK_CA_PKCS11_MODULE is set, so ${name} is needed too`);
+    if (!v) throw new ConfigError(`SIGSTACK_CA_PKCS11_MODULE is set, so ${name} is needed too`);
     return v;
   };
   return {
@@ -37,19 +40,38 @@ export function pkcs11FromEnv(env: NodeJS.ProcessEnv = process.env): Pkcs11Optio
   };
 }
 
+/** The certificates of a PEM file of the CA's, parsed; a damaged file is named. */
+function readCertificates(file: string): Buffer[] {
+  try {
+    const ders = pemToDerList(readFileSync(file, 'utf8'));
+    for (const d of ders) new X509Certificate(d);
+    return ders;
+  } catch (err) {
+    throw new DataFolderError(`${file} holds no readable PEM certificates (${(err as Error).message}): ${RESTORE_ADVICE}`);
+  }
+}
+
+/**
+ * The CA's issuing key and chain. Created only on the CA's first start: no chain yet, and meta.json records no CA
+ * (services/data-folder.ts). Once the chain exists its key must too: a lost key is refused, never replaced.
+ */
 export function loadOrCreateCa(dataDir: string): { intermediate: Signer; chainDer: Buffer[]; created: boolean } {
   const paths = caCertPaths(dataDir);
   const hsm = pkcs11FromEnv();
+  checkCaFolder(dataDir, readMeta(dataDir), hsm !== undefined);
   if (hsm && !existsSync(paths.chain)) throw new Error(`${paths.chain} is missing: with a PKCS#11 key, run "sigstack ca init" first`);
-  const intermediate = hsm ? pkcs11Signer(hsm) : loadOrCreateKey(dataDir, 'ca-intermediate').signer;
   if (existsSync(paths.chain)) {
-    const chainDer = pemToDerList(readFileSync(paths.chain, 'utf8'));
-    if (chainDer.length < 2) throw new Error(`${paths.chain} must hold the intermediate and the root certificates`);
+    const keyFile = join(dataDir, CA_INTERMEDIATE_KEY);
+    const intermediate = hsm ? pkcs11Signer(hsm) : loadKeyFile(keyFile, 'the CA\'s issuing key');
+    const chainDer = readCertificates(paths.chain);
+    if (chainDer.length < 2) throw new DataFolderError(`${paths.chain} must hold the intermediate and the root certificates: ${RESTORE_ADVICE}`);
     if (!new X509Certificate(chainDer[0]!).publicKey.export({ type: 'spki', format: 'der' }).equals(intermediate.publicKeyDer)) {
-      throw new Error(`${paths.chain} does not start with the certificate of ${hsm ? `the PKCS#11 key "${hsm.keyLabel}"` : 'keys/ca-intermediate.key.pem'}`);
+      throw new DataFolderError(`${paths.chain} does not start with the certificate of ${hsm ? `the PKCS#11 key "${hsm.keyLabel}"` : keyFile}: ${RESTORE_ADVICE}`);
     }
     return { intermediate, chainDer, created: false };
   }
+  // keys a killed first start left behind were never certified (no chain): reused, as nothing names them
+  const intermediate = loadOrCreateKey(dataDir, 'ca-intermediate').signer;
   const root = loadOrCreateKey(dataDir, 'ca-root').signer;
   const { rootDer, intermediateDer } = createCaHierarchy({ rootSigner: root, intermediateSigner: intermediate });
   mkdirSync(paths.dir, { recursive: true });
@@ -66,8 +88,12 @@ export interface CaHistory {
 export function loadCaHistory(dataDir: string): CaHistory {
   const file = caCertPaths(dataDir).history;
   if (!existsSync(file)) return { previous: [] };
-  const doc = JSON.parse(readFileSync(file, 'utf8')) as { currentStart?: string; previous?: { chainPem: string; start: string; end: string }[] };
-  return { currentStart: doc.currentStart, previous: (doc.previous ?? []).map((p) => ({ chainDer: pemToDerList(p.chainPem), start: p.start, end: p.end })) };
+  try {
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { currentStart?: string; previous?: { chainPem: string; start: string; end: string }[] };
+    return { currentStart: doc.currentStart, previous: (doc.previous ?? []).map((p) => ({ chainDer: pemToDerList(p.chainPem), start: p.start, end: p.end })) };
+  } catch (err) {
+    throw new DataFolderError(`${file} (the CA's earlier intermediates) is damaged (${(err as Error).message}): ${RESTORE_ADVICE}`);
+  }
 }
 
 /** `sigstack ca init`: refuses an initialised folder; the root key goes to `rootKeyOut`, never into the data folder's keys. */

@@ -97,7 +97,9 @@ function readFileLayer(path: string): [Setting, string | boolean][] {
   }
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    // No YAML number forms: `port: 0x50` or `1e3` would be 80 and 1000, which the flag refuses. Every number is
+    // read as its text and checked by the same rule as a flag's value (services/config.ts).
+    doc = parseYaml(text, { customTags: (tags) => tags.filter((t) => !/:(int|float)$/.test(typeof t === 'string' ? t : t.tag)) });
   } catch (err) {
     throw new ConfigError(`${path}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
@@ -122,8 +124,8 @@ function readFileLayer(path: string): [Setting, string | boolean][] {
       if (typeof value !== 'boolean') throw new ConfigError(`${where}: must be true or false, not ${JSON.stringify(value)}`);
       out.push([s, value]);
     } else if (s.kind === 'int') {
-      if (typeof value !== 'number' && typeof value !== 'string') throw new ConfigError(`${where}: must be a whole number, not ${JSON.stringify(value)}`);
-      out.push([s, String(value)]);
+      if (typeof value !== 'string') throw new ConfigError(`${where}: must be a whole number, not ${JSON.stringify(value)}`);
+      out.push([s, value]);
     } else {
       if (typeof value !== 'string' || value === '') throw new ConfigError(`${where}: must be a non-empty string, not ${JSON.stringify(value)}`);
       // relative paths in the file are relative to the file, not to wherever the server was started

@@ -1,5 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { ConfigError } from './startup-errors.ts';
+import { checkDataDir, checkTlsPair, parseBaseUrl, parseHost, readSettingFile } from './config-values.ts';
+
+export { ConfigError } from './startup-errors.ts';
 
 /** Which services one process runs: the whole stack, or one part of it (split deployments, containers). */
 export type ServiceSet = 'all' | 'ca' | 'log';
@@ -31,9 +34,9 @@ export interface ServeConfig {
   tls?: { certPath: string; keyPath: string; cert: string; key: string };
   /** Per-client token bucket; ratePerSecond 0 = no limit. */
   rateLimit: { ratePerSecond: number; burst: number };
+  /** Where each given setting came from, for refusals found later (a bind address that does not resolve). */
+  sources?: Partial<Record<RawOptionName, string>>;
 }
-
-export class ConfigError extends Error {}
 
 /** Option values as strings, whatever their layer (flag, environment variable, configuration file). */
 export interface RawServeOptions {
@@ -77,20 +80,20 @@ export const FLAG: Record<RawOptionName, string> = {
 const DEFAULT_PORT: Record<ServiceSet, number> = { all: 3000, log: 3000, ca: 5555 };
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
+/** How a message names a setting: where it came from, else its flag. */
+export function settingName(sources: Partial<Record<RawOptionName, string>> | undefined, key: RawOptionName): string {
+  return sources?.[key] ?? FLAG[key];
+}
+
+/**
+ * The one validation of a server's settings, shared by `serve` and `config check`: everything that can be refused
+ * without binding a port or touching the data folder is refused here, naming the setting and its source.
+ */
 export function parseServeConfig(services: ServiceSet, raw: RawServeOptions): ServeConfig {
-  const name = (key: RawOptionName) => raw.sources?.[key] ?? FLAG[key];
+  const name = (key: RawOptionName) => settingName(raw.sources, key);
   const parseUrl = (key: RawOptionName): string | undefined => {
     const value = raw[key] as string | undefined;
-    if (value === undefined) return undefined;
-    let url: URL;
-    try {
-      url = new URL(value);
-    } catch {
-      throw new ConfigError(`${name(key)}: "${value}" is not a URL`);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`${name(key)}: "${value}" must be http or https`);
-    if (url.search || url.hash) throw new ConfigError(`${name(key)}: "${value}" must not have a query or fragment`);
-    return value.replace(/\/+$/, '');
+    return value === undefined ? undefined : parseBaseUrl(name(key), value);
   };
   const parseInteger = (key: RawOptionName, fallback: number, min: number, max: number): number => {
     const value = raw[key] as string | undefined;
@@ -102,36 +105,37 @@ export function parseServeConfig(services: ServiceSet, raw: RawServeOptions): Se
   };
   const readFile = (key: RawOptionName): { path: string; text: string } | undefined => {
     const value = raw[key] as string | undefined;
-    if (value === undefined) return undefined;
-    const path = resolve(value);
-    if (!existsSync(path)) throw new ConfigError(`${name(key)}: no file at ${path}`);
-    return { path, text: readFileSync(path, 'utf8') };
+    return value === undefined ? undefined : readSettingFile(name(key), value);
   };
 
   const port = parseInteger('port', DEFAULT_PORT[services], 0, 65535);
-  const host = raw.host ?? '127.0.0.1';
-  const oidcConfig = readFile('oidcConfig');
+  const host = parseHost(name('host'), raw.host ?? '127.0.0.1');
   if (services === 'log' && (raw.oidcConfig || raw.devOidc)) {
     throw new ConfigError(`${raw.oidcConfig ? name('oidcConfig') : name('devOidc')} belongs to the CA: use it with \`serve\` or \`serve ca\``);
   }
   if (services === 'ca' && !raw.logUrl) throw new ConfigError('`serve ca` needs --log-url, the URL of the log service (its CT log issues the SCTs)');
+  // its CT log accepts only chains to the CA's roots, which it reads from there at start
+  if (services === 'log' && !raw.caUrl) throw new ConfigError('`serve log` needs --ca-url, the URL of the CA service (its CT log accepts only that CA\'s chains)');
   if (services !== 'ca' && raw.logUrl) throw new ConfigError(`${name('logUrl')} is only for \`serve ca\``);
   if (services !== 'log' && raw.caUrl) throw new ConfigError(`${name('caUrl')} is only for \`serve log\``);
-  const logLevel = raw.logLevel ?? process.env.SIGSTACK_LOG_LEVEL ?? 'info';
+  const oidcConfig = readFile('oidcConfig');
+  // the layers (services/config-file.ts) already read SIGSTACK_LOG_LEVEL, naming it; `config check --no-env` must not
+  const logLevel = raw.logLevel ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`${name('logLevel')}: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
   if ((raw.tlsCert === undefined) !== (raw.tlsKey === undefined)) {
     throw new ConfigError(`${raw.tlsCert === undefined ? name('tlsKey') : name('tlsCert')}: HTTPS needs both a certificate (--tls-cert) and its key (--tls-key)`);
   }
   const cert = readFile('tlsCert');
   const key = readFile('tlsKey');
-  if (cert && !cert.text.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`${name('tlsCert')}: ${cert.path} holds no PEM certificate`);
-  if (key && !/-----BEGIN (EC |RSA |)PRIVATE KEY-----/.test(key.text)) throw new ConfigError(`${name('tlsKey')}: ${key.path} holds no PEM private key`);
+  if (cert && key) checkTlsPair({ cert: name('tlsCert'), key: name('tlsKey') }, cert, key);
   const ratePerSecond = parseInteger('rateLimit', 0, 0, 1_000_000);
+  const dataDir = resolve(raw.dataDir ?? './data');
+  checkDataDir(name('dataDir'), dataDir);
   return {
     services,
     host,
     port,
-    dataDir: resolve(raw.dataDir ?? './data'),
+    dataDir,
     publicUrl: parseUrl('publicUrl'),
     oidcConfig,
     // With no issuer file the CA would trust nobody: the dev issuer makes a fresh stack usable, loudly.
@@ -142,5 +146,13 @@ export function parseServeConfig(services: ServiceSet, raw: RawServeOptions): Se
     logLevel,
     tls: cert && key ? { certPath: cert.path, keyPath: key.path, cert: cert.text, key: key.text } : undefined,
     rateLimit: { ratePerSecond, burst: parseInteger('rateBurst', Math.max(1, ratePerSecond * 2), 1, 10_000_000) },
+    sources: raw.sources,
   };
+}
+
+/** The URL clients use: --public-url, else built from the bind address and the port actually bound. */
+export function publicUrlFor(cfg: Pick<ServeConfig, 'publicUrl' | 'host' | 'tls'>, port: number): string {
+  if (cfg.publicUrl) return cfg.publicUrl;
+  const host = cfg.host === '0.0.0.0' || cfg.host === '::' ? '127.0.0.1' : cfg.host;
+  return `${cfg.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }

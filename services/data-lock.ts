@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { ConfigError } from './config.ts';
+import { DataFolderError } from './startup-errors.ts';
 
 /**
  * One server per data folder. Two servers on the same folder each keep their own view of the log's tree (its
@@ -15,9 +15,15 @@ export interface DataFolderLock {
 }
 
 export function lockDataFolder(dataDir: string): DataFolderLock {
-  mkdirSync(dataDir, { recursive: true });
   const path = join(dataDir, 'serve.lock');
-  const db = new Database(path, { timeout: 0 });
+  let db: Database.Database;
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    db = new Database(path, { timeout: 0 });
+  } catch (err) {
+    // parseServeConfig checked the folder can be written; this is what it could not foresee (a read-only mount, a full disk)
+    throw new DataFolderError(`cannot create the lock file ${path}: ${(err as Error).message}`);
+  }
   try {
     db.pragma('locking_mode = EXCLUSIVE');
     db.exec('BEGIN EXCLUSIVE');
@@ -29,9 +35,9 @@ export function lockDataFolder(dataDir: string): DataFolderLock {
   } catch (err) {
     db.close();
     if ((err as { code?: string }).code?.startsWith('SQLITE_BUSY')) {
-      throw new ConfigError(`the data folder ${dataDir} is in use by another sigstack server: stop it first, or give this one its own --data-dir`);
+      throw new DataFolderError(`the data folder ${dataDir} is in use by another sigstack server: stop it first, or give this one its own --data-dir`);
     }
-    throw err;
+    throw new DataFolderError(`cannot lock ${path}: ${(err as Error).message}`);
   }
   return { release: () => db.close() };
 }

@@ -1,10 +1,13 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { generateKeyPairSync, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { signerFromPem, type Signer } from '../core/signer.ts';
+import { ConfigError, DataFolderError, RESTORE_ADVICE } from './startup-errors.ts';
 
 /**
- * Key files in the data folder: created on first start (mode 0600, PKCS#8 PEM), reused after.
+ * Key files in the data folder: created on the first start of the part of the stack they belong to (mode 0600,
+ * PKCS#8 PEM), only read after. A key the folder's records name is never re-created when it has gone (the trusted
+ * roots handed out name it): services/data-folder.ts decides which start is a first one.
  * The cores never read files: they get Signers from here.
  */
 export type KeyName = 'ca-root' | 'ca-intermediate' | 'rekor' | 'ct' | 'dev-oidc';
@@ -13,35 +16,63 @@ export function keysDir(dataDir: string): string {
   return join(dataDir, 'keys');
 }
 
-/** Loads the named P-256 key, creating it on first use. Returns whether it was created now. */
+/**
+ * A key file the folder's records say must be there, missing or unreadable: `what` is the key, `since` the record
+ * (meta.json, the CA chain) that says it exists.
+ */
+export function keyFileMessage(file: string, what: string, problem = 'is missing', since = 'this data folder\'s meta.json records it'): string {
+  return `${file} (${what}) ${problem}, but ${since}: a new key would not match the trusted roots already handed out, ` +
+    `so none is made. ${RESTORE_ADVICE[0]!.toUpperCase()}${RESTORE_ADVICE.slice(1)}.`;
+}
+
+/** Loads the named P-256 key, creating it if it is not there: only for a part's first start, or the dev issuer. */
 export function loadOrCreateKey(dataDir: string, name: KeyName): { signer: Signer; created: boolean } {
   return loadOrCreateKeyFile(join(keysDir(dataDir), `${name}.key.pem`));
 }
 
-/** The same for a key file by path (the Rekor tree keys `keys/rekor-<tree id>.key.pem` after a rotation). */
+/** The same for a key file by path (a new Rekor tree's key `keys/rekor-<tree id>.key.pem` at a rotation). */
 export function loadOrCreateKeyFile(file: string): { signer: Signer; created: boolean } {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   if (existsSync(file)) return { signer: loadKeyFile(file), created: false };
+  return { signer: createKeyFile(file), created: true };
+}
+
+/** A new P-256 key written to `file` (its folder made 0700). */
+export function createKeyFile(file: string): Signer {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
   writeFileAtomic(file, pem, 0o600);
-  return { signer: signerFromPem(pem), created: true };
+  return signerFromPem(pem);
 }
 
-/** An existing key file; throws if it is missing (a frozen tree's key is never re-created). */
-export function loadKeyFile(file: string): Signer {
-  if (!existsSync(file)) throw new Error(`key file ${file} is missing`);
-  const pem = readFileSync(file, 'utf8');
-  // `sigstack ca init` writes the intermediate encrypted: its passphrase comes from the environment.
+/**
+ * An existing key file, never re-created: a missing or unreadable one is a DataFolderError naming it (`what` says
+ * which key it is). An encrypted key (`sigstack ca init`) is decrypted with the passphrase from the environment; a
+ * passphrase that cannot be had or does not decrypt it is a ConfigError naming the variable.
+ */
+export function loadKeyFile(file: string, what = 'a key'): Signer {
+  let pem: string;
+  try {
+    if (!statSync(file).isFile()) throw new DataFolderError(keyFileMessage(file, what, 'is not a file'));
+    pem = readFileSync(file, 'utf8');
+  } catch (err) {
+    if (err instanceof DataFolderError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new DataFolderError(code === 'ENOENT' ? keyFileMessage(file, what) : `cannot read ${file} (${what}): ${code ?? (err as Error).message}`);
+  }
   if (pem.includes('ENCRYPTED PRIVATE KEY')) {
+    const { passphrase, source } = keyPassphraseFrom(file);
     try {
-      return signerFromPem(pem, keyPassphrase(file));
-    } catch (err) {
-      if ((err as Error).message.includes('SIGSTACK_CA_PASSPHRASE')) throw err;
-      throw new Error(`cannot decrypt ${file}: wrong passphrase (SIGSTACK_CA_PASSPHRASE or SIGSTACK_CA_PASSPHRASE_FILE)`);
+      return signerFromPem(pem, passphrase);
+    } catch {
+      throw new ConfigError(`${source}: cannot decrypt ${file} (${what}) with this passphrase: wrong passphrase`);
     }
   }
-  return signerFromPem(pem);
+  try {
+    return signerFromPem(pem);
+  } catch (err) {
+    throw new DataFolderError(`${file} (${what}) holds no readable private key (${(err as Error).message}): the file is damaged; ${RESTORE_ADVICE}`);
+  }
 }
 
 /** Writes via a temporary file and rename, so a crash never leaves a half-written key or certificate. */
@@ -52,11 +83,43 @@ export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o64
   renameSync(tmp, file);
 }
 
-/** The passphrase of an encrypted key file: SIGSTACK_CA_PASSPHRASE, or the first line of SIGSTACK_CA_PASSPHRASE_FILE. */
-export function keyPassphrase(file: string, env: NodeJS.ProcessEnv = process.env): string {
-  if (env.SIGSTACK_CA_PASSPHRASE) return env.SIGSTACK_CA_PASSPHRASE;
-  if (env.SIGSTACK_CA_PASSPHRASE_FILE) return readFileSync(env.SIGSTACK_CA_PASSPHRASE_FILE, 'utf8').split(/\r?\n/)[0]!;
-  throw new Error(`${file} is encrypted: give its passphrase in SIGSTACK_CA_PASSPHRASE or SIGSTACK_CA_PASSPHRASE_FILE`);
+/**
+ * The passphrase of the CA's encrypted keys and where it came from: SIGSTACK_CA_PASSPHRASE, or the first line of
+ * the file SIGSTACK_CA_PASSPHRASE_FILE names. Every way it cannot be had is a ConfigError naming the variable (and
+ * the file): an unreadable file is not a wrong passphrase.
+ */
+export function keyPassphraseFrom(file: string, env: NodeJS.ProcessEnv = process.env): { passphrase: string; source: string } {
+  if (env.SIGSTACK_CA_PASSPHRASE) return { passphrase: env.SIGSTACK_CA_PASSPHRASE, source: 'SIGSTACK_CA_PASSPHRASE' };
+  const path = env.SIGSTACK_CA_PASSPHRASE_FILE;
+  if (!path) throw new ConfigError(`${file} is encrypted: give its passphrase in SIGSTACK_CA_PASSPHRASE or SIGSTACK_CA_PASSPHRASE_FILE`);
+  const source = `SIGSTACK_CA_PASSPHRASE_FILE (${path})`;
+  let text: string;
+  try {
+    if (statSync(path).isDirectory()) throw new ConfigError(`SIGSTACK_CA_PASSPHRASE_FILE: ${path} is a folder, not a file`);
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (err as Error).message;
+    throw new ConfigError(`SIGSTACK_CA_PASSPHRASE_FILE: cannot read ${path}: ${why}${code ? ` (${code})` : ''}`);
+  }
+  const passphrase = text.split(/\r?\n/)[0]!;
+  if (passphrase === '') throw new ConfigError(`SIGSTACK_CA_PASSPHRASE_FILE: the first line of ${path} (the passphrase) is empty`);
+  return { passphrase, source };
+}
+
+/**
+ * Before a start locks the data folder: an encrypted key file needs a passphrase the variables give. The key is not
+ * decrypted here; a missing or unreadable file is the data folder checks' to report.
+ */
+export function checkKeyPassphrase(file: string, env: NodeJS.ProcessEnv = process.env): void {
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch {
+    return;
+  }
+  if (pem.includes('ENCRYPTED PRIVATE KEY')) keyPassphraseFrom(file, env);
 }
 
 /**

@@ -5,6 +5,8 @@ import { signCheckpoint } from '../log/checkpoint.ts';
 import { openMerkleLog } from '../log/merkle-log.ts';
 import { loadKeyFile, loadOrCreateKeyFile } from './keys.ts';
 import { activeRekorTree, newTreeId, readMeta, rekorTreeFiles, writeMeta, type InactiveShardMeta } from './meta.ts';
+import { checkLogFolder } from './data-folder.ts';
+import { DataFolderError } from './startup-errors.ts';
 
 /**
  * `sigstack log rotate`: Rekor's sharding, done offline on a stopped data folder. The active tree is frozen (its
@@ -69,13 +71,21 @@ export async function rotateRekorLog(dataDir: string, opts: RotationOptions = {}
   const meta = readMeta(dataDir);
   const log = meta.log;
   if (!log) throw new RotationError(`${dataDir} holds no log (no log in meta.json): start the stack once first`);
+  // A damaged folder is not rotated: an emptied database would be frozen as an empty tree under a checkpoint its
+  // key signs, a rollback made official (and opening it would re-create it).
+  try {
+    checkLogFolder(dataDir, log);
+  } catch (err) {
+    if (err instanceof DataFolderError) throw new RotationError(err.message);
+    throw err;
+  }
   const current = activeRekorTree(log);
   const dbPath = join(dataDir, current.dbFile);
   // The CT database is held locked for the whole rotation: a log server cannot start until it is done.
   const guard = lockUnserved(join(dataDir, 'log', 'ct.db'));
   try {
     lockUnserved(dbPath).close();
-    const oldKey = loadKeyFile(join(dataDir, current.keyFile));
+    const oldKey = loadKeyFile(join(dataDir, current.keyFile), `the Rekor key of tree ${current.treeId}`);
     const tree = openMerkleLog({ path: dbPath });
     let treeSize: number;
     let rootHash: Buffer;

@@ -10,8 +10,10 @@ import { CtLog, ctLeafIndexKeys } from '../log/ct/ct-log.ts';
 import { ctRouter } from '../log/ct/routes.ts';
 import { verifyCheckpoint } from '../log/checkpoint.ts';
 import type { MerkleLog } from '../log/types.ts';
-import { loadKeyFile, loadOrCreateKey, probeKey } from './keys.ts';
+import { createKeyFile, loadKeyFile, probeKey } from './keys.ts';
 import { activeRekorKey, activeRekorTree, newTreeId, readMeta, signerNameFor, writeMeta, type DeploymentMeta, type InactiveShardMeta } from './meta.ts';
+import { checkLogFolder, checkNoLogYet, CT_DB, CT_KEY, databaseMessage, removeUnrecorded } from './data-folder.ts';
+import { DataFolderError, RESTORE_ADVICE } from './startup-errors.ts';
 import { logParts, type TrustParts } from './trust.ts';
 
 export interface LogService {
@@ -41,34 +43,44 @@ export function createLogService(opts: {
   observe?: (log: MerkleLog, name: 'rekor' | 'ct') => MerkleLog;
 }): LogService {
   const meta = readMeta(opts.dataDir);
-  if (!meta.log) {
-    meta.log = {
-      treeId: newTreeId(),
-      signerName: signerNameFor(opts.publicUrl),
-      baseUrl: opts.publicUrl,
-      ctBaseUrl: opts.publicUrl,
-      createdAt: new Date().toISOString(),
-    };
-    writeMeta(opts.dataDir, meta);
-  }
-  const logMeta = meta.log;
+  // The log's first start is the one that finds no log in meta.json: it makes the keys and databases, then records
+  // the log (the commit point). Any later start must find every one of them: none is ever made again.
+  const first = !meta.log;
+  const logMeta: NonNullable<DeploymentMeta['log']> = meta.log ?? {
+    treeId: newTreeId(),
+    signerName: signerNameFor(opts.publicUrl),
+    baseUrl: opts.publicUrl,
+    ctBaseUrl: opts.publicUrl,
+    createdAt: new Date().toISOString(),
+  };
+  if (first) checkNoLogYet(opts.dataDir);
+  else checkLogFolder(opts.dataDir, logMeta);
   const active = activeRekorTree(logMeta);
-  const rekorKey = activeRekorKey(opts.dataDir, logMeta);
-  const ctKey = loadOrCreateKey(opts.dataDir, 'ct').signer;
-  mkdirSync(join(opts.dataDir, 'log'), { recursive: true });
+  const rekorDbPath = join(opts.dataDir, active.dbFile);
+  const ctDbPath = join(opts.dataDir, CT_DB);
+  const made = first ? [join(opts.dataDir, active.keyFile), join(opts.dataDir, CT_KEY), rekorDbPath, ctDbPath] : [];
   const observe = opts.observe ?? ((log: MerkleLog) => log);
   const opened: MerkleLog[] = [];
+  let recorded = !first;
   try {
+    const rekorKey = first ? createKeyFile(made[0]!) : activeRekorKey(opts.dataDir, logMeta);
+    const ctKey = first ? createKeyFile(made[1]!) : loadKeyFile(join(opts.dataDir, CT_KEY), 'the CT log\'s key');
+    mkdirSync(join(opts.dataDir, 'log'), { recursive: true });
     const frozen = (logMeta.inactiveShards ?? []).map((s) => {
       const shard = openFrozenShard(opts.dataDir, logMeta.signerName, s);
       opened.push(shard.log);
       return shard;
     });
-    const rekorEngine = openMerkleLog({ path: join(opts.dataDir, active.dbFile), indexKeys: rekorIndexKeys });
+    const rekorEngine = openLogDatabase(rekorDbPath, `the Rekor log's active tree ${active.treeId}`, first);
     opened.push(rekorEngine);
     const rekor = observe(rekorEngine, 'rekor');
-    const ctTree = observe(openMerkleLog({ path: join(opts.dataDir, 'log', 'ct.db'), indexKeys: ctLeafIndexKeys }), 'ct');
-    opened.push(ctTree);
+    const ctEngine = openLogDatabase(ctDbPath, 'the CT log', first, ctLeafIndexKeys);
+    opened.push(ctEngine);
+    const ctTree = observe(ctEngine, 'ct');
+    if (first) {
+      writeMeta(opts.dataDir, { ...meta, log: logMeta });
+      recorded = true;
+    }
     const ct = new CtLog({ log: ctTree, signer: ctKey, roots: opts.caRoots });
     // entry signature checks on worker threads, so the main thread keeps sequencing and answering
     const pool = createCanonicalizePool();
@@ -92,8 +104,20 @@ export function createLogService(opts: {
       },
     };
   } catch (err) {
-    for (const l of opened) void l.close();
+    // a first start that failed before recording the log leaves nothing of it behind: the next start is a first one
+    const unrecorded = recorded ? [] : made;
+    void Promise.allSettled(opened.map((l) => l.close())).then(() => removeUnrecorded(unrecorded));
     throw err;
+  }
+}
+
+/** A log database that checkLogFolder has seen (or a first start creates), opened; a failure names the file. */
+function openLogDatabase(path: string, what: string, create = false, indexKeys: (leaf: Buffer) => string[] = rekorIndexKeys): IndexedMerkleLog {
+  try {
+    return openMerkleLog({ path, indexKeys });
+  } catch (err) {
+    const why = (err as Error).message;
+    throw new DataFolderError(create ? `cannot create ${path} (${what}): ${why}` : databaseMessage(path, what, `cannot be opened as a log database (${why})`));
   }
 }
 
@@ -102,8 +126,8 @@ export function createLogService(opts: {
  * checkpoint its key signed at rotation (a swapped or truncated file is refused, not served).
  */
 function openFrozenShard(dataDir: string, signerName: string, s: InactiveShardMeta): FrozenShardOptions & { log: IndexedMerkleLog } {
-  const signer = loadKeyFile(join(dataDir, s.keyFile));
-  const log = openMerkleLog({ path: join(dataDir, s.dbFile), indexKeys: rekorIndexKeys });
+  const signer = loadKeyFile(join(dataDir, s.keyFile), `the key of the frozen Rekor tree ${s.treeId}`);
+  const log = openLogDatabase(join(dataDir, s.dbFile), `the frozen Rekor tree ${s.treeId}`);
   try {
     const signed = verifyCheckpoint(s.checkpoint, [{ name: signerName, publicKey: signer.publicKey, keyId: signer.keyId }]);
     if (signed.origin !== `${signerName} - ${s.treeId}`) throw new Error(`its checkpoint is for ${signed.origin}`);
@@ -112,7 +136,7 @@ function openFrozenShard(dataDir: string, signerName: string, s: InactiveShardMe
     if (!log.rootHash(s.treeSize).equals(signed.rootHash)) throw new Error(`${s.dbFile} does not hold the tree its checkpoint signs`);
   } catch (err) {
     void log.close();
-    throw new Error(`inactive Rekor tree ${s.treeId}: ${(err as Error).message}`);
+    throw new DataFolderError(`inactive Rekor tree ${s.treeId}: ${(err as Error).message}: ${RESTORE_ADVICE}`);
   }
   return { log, signer, treeId: s.treeId, treeSize: s.treeSize, checkpoint: s.checkpoint };
 }

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Signer } from '../core/signer.ts';
-import { loadKeyFile, loadOrCreateKeyFile, writeFileAtomic } from './keys.ts';
+import { loadKeyFile, writeFileAtomic } from './keys.ts';
 
 /**
  * Facts fixed when a data folder is first used and never changed after, because signed artefacts
@@ -63,10 +63,13 @@ export function activeRekorTree(log: NonNullable<DeploymentMeta['log']>): RekorT
   return { treeId: log.treeId, dbFile: log.dbFile ?? LEGACY_REKOR_DB, keyFile: log.keyFile ?? LEGACY_REKOR_KEY };
 }
 
-/** The active tree's key: created on first start for a never-rotated log; after a rotation it must exist (verifiers were given it). */
+/**
+ * The active tree's key of a recorded log: it must exist (verifiers were given it). Only the log's first start,
+ * before meta.json records it, creates one (services/log-service.ts).
+ */
 export function activeRekorKey(dataDir: string, log: NonNullable<DeploymentMeta['log']>): Signer {
-  const file = join(dataDir, activeRekorTree(log).keyFile);
-  return log.keyFile ? loadKeyFile(file) : loadOrCreateKeyFile(file).signer;
+  const tree = activeRekorTree(log);
+  return loadKeyFile(join(dataDir, tree.keyFile), `the Rekor key of tree ${tree.treeId}`);
 }
 
 /** Tree-id-specific file names, given to every tree a rotation creates or freezes. */

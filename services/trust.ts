@@ -4,9 +4,11 @@ import { SigningConfig, TrustedRoot, ServiceSelector } from '@sigstore/protobuf-
 import type { Signer } from '../core/signer.ts';
 import { join } from 'node:path';
 import { activeRekorKey, readMeta, type DeploymentMeta, type InactiveShardMeta } from './meta.ts';
-import { loadKeyFile, loadOrCreateKey } from './keys.ts';
+import { loadKeyFile } from './keys.ts';
+import { CA_CHAIN, CT_KEY } from './data-folder.ts';
 import { caCertPaths, loadCaHistory } from './ca-files.ts';
 import { pemToDerList } from '../core/pem.ts';
+import { RESTORE_ADVICE } from './startup-errors.ts';
 
 export const TRUSTED_ROOT_MEDIA_TYPE = 'application/vnd.dev.sigstore.trustedroot+json;version=0.1';
 export const SIGNING_CONFIG_MEDIA_TYPE = 'application/vnd.dev.sigstore.signingconfig.v0.2+json';
@@ -133,19 +135,23 @@ export function logParts(
   };
 }
 
-/** Offline: the trust documents of a data folder made by `sigstack serve`, with no server running. */
+/**
+ * Offline: the trust documents of a data folder made by `sigstack serve`, with or without a server running. It only
+ * reads: a key the folder's records name and that is missing is refused (never re-created: the documents would
+ * publish a key no log signs with).
+ */
 export async function loadTrustDocuments(dataDir: string): Promise<{ trustedRoot: object; signingConfig: object }> {
   const meta = readMeta(dataDir);
   if (!meta.log && !meta.ca) throw new Error(`${dataDir} holds no Sigstack deployment (no meta.json): start the stack once first`);
   const parts: TrustParts = {};
   if (meta.log) {
-    const frozen = (meta.log.inactiveShards ?? []).map((shard) => ({ signer: loadKeyFile(join(dataDir, shard.keyFile)), shard }));
+    const frozen = (meta.log.inactiveShards ?? []).map((shard) => ({ signer: loadKeyFile(join(dataDir, shard.keyFile), `the key of the frozen Rekor tree ${shard.treeId}`), shard }));
     const active = activeRekorKey(dataDir, meta.log);
-    Object.assign(parts, logParts(meta.log, active, loadOrCreateKey(dataDir, 'ct').signer, frozen));
+    Object.assign(parts, logParts(meta.log, active, loadKeyFile(join(dataDir, CT_KEY), 'the CT log\'s key'), frozen));
   }
   if (meta.ca) {
     const paths = caCertPaths(dataDir);
-    if (!existsSync(paths.chain)) throw new Error(`${paths.chain} is missing`);
+    if (!existsSync(paths.chain)) throw new Error(`${join(dataDir, CA_CHAIN)} is missing, but this data folder's meta.json records the CA: ${RESTORE_ADVICE}`);
     const history = loadCaHistory(dataDir);
     parts.ca = { baseUrl: meta.ca.baseUrl, chainDer: pemToDerList(readFileSync(paths.chain, 'utf8')), validFrom: history.currentStart, previous: history.previous };
   }

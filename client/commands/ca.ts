@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { fingerprint } from '../../ca/ceremony.ts';
+import { fingerprint, MIN_PASSPHRASE_LENGTH } from '../../ca/ceremony.ts';
 import { initCaFiles, pkcs11FromEnv, rotateCaFiles } from '../../services/ca-files.ts';
-import { keyPassphrase } from '../../services/keys.ts';
+import { keyPassphraseFrom } from '../../services/keys.ts';
+import { ConfigError } from '../../services/startup-errors.ts';
 
 /**
  * `sigstack ca init` and `sigstack ca rotate`: the key ceremony. The root key is written encrypted OUTSIDE the
@@ -38,8 +39,23 @@ function passphrase(command: string, opts: CaOptions): string {
   if (!opts.passphraseFile && !env.SIGSTACK_CA_PASSPHRASE && !env.SIGSTACK_CA_PASSPHRASE_FILE) {
     usage(command, `the CA keys are ${command === 'init' ? 'written' : 'read'} encrypted: give their passphrase with --passphrase-file FILE, SIGSTACK_CA_PASSPHRASE or SIGSTACK_CA_PASSPHRASE_FILE`);
   }
-  const value = opts.passphraseFile ? readInput(command, opts.passphraseFile, '--passphrase-file').split(/\r?\n/)[0]! : keyPassphrase('the CA keys');
+  let value: string;
+  let source: string;
+  if (opts.passphraseFile) {
+    value = readInput(command, opts.passphraseFile, '--passphrase-file').split(/\r?\n/)[0]!;
+    source = `--passphrase-file ${opts.passphraseFile}`;
+  } else {
+    try {
+      ({ passphrase: value, source } = keyPassphraseFrom('the CA keys'));
+    } catch (err) {
+      // an unreadable SIGSTACK_CA_PASSPHRASE_FILE is named as such, not taken for a wrong passphrase
+      if (err instanceof ConfigError) usage(command, err.message);
+      throw err;
+    }
+  }
   if (value === '') usage(command, `the passphrase ${opts.passphraseFile ? `in ${opts.passphraseFile} (its first line) ` : ''}is empty`);
+  // the ceremony refuses it too, but as a failure (exit 1): it is the setting that is wrong
+  if (value.length < MIN_PASSPHRASE_LENGTH) usage(command, `the passphrase from ${source} has ${value.length} characters: a CA passphrase needs at least ${MIN_PASSPHRASE_LENGTH}`);
   return value;
 }
 

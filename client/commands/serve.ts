@@ -33,17 +33,20 @@ export function register(program: Command): void {
       const { config, ...flags } = options;
       let layers;
       let cfg;
+      let stack;
       try {
         layers = loadConfigLayers({ file: config as string | undefined, flags: flags as Partial<Record<RawOptionName, string | boolean>>, service });
         cfg = parseServeConfig(layers.service ?? 'all', layers.raw);
+        stack = await startStack(cfg);
       } catch (err) {
+        // A setting given wrong (flag, SIGSTACK_* variable, file, CA passphrase variable) is a usage error, exit 2,
+        // whether parsing finds it or the start does (a bind address that does not resolve, the port taken, an issuer
+        // file the CA refuses). Anything else that stops the start (a damaged data folder) is exit 1, from the top.
         if (!(err instanceof ConfigError)) throw err;
-        // a setting given wrong (flag, SIGSTACK_* variable or file) is a usage error: exit 2, as every command's
         process.stderr.write(`Error: ${err.message}\nRun "sigstack serve --help" for usage.\n`);
         process.exitCode = 2;
         return;
       }
-      const stack = await startStack(cfg);
       const ms = Math.round(performance.now() - t0);
       const lines = Object.entries(stack.endpoints).map(([name, url]) => `  ${name.padEnd(28)} ${url}`);
       const warning = cfg.devOidc
