@@ -30,9 +30,9 @@ export interface KeySigned {
 }
 
 /** Signs `data` (bytes, or a file read as a stream) with `key` and logs a hashedrekord naming the public key; returns the checked log entry. */
-export async function signAndLogWithKey(data: Buffer | { path: string }, key: KeyObject, rekorUrl: string, fetchImpl: typeof fetch = fetch): Promise<KeySigned> {
+export async function signAndLogWithKey(data: Buffer | { path: string }, key: KeyObject, rekorUrl: string, fetchImpl: typeof fetch = fetch, onRead?: (bytes: number) => void): Promise<KeySigned> {
   checkKey(key);
-  const { digest, signature } = await digestAndSign(data, key);
+  const { digest, signature } = await digestAndSign(data, key, onRead);
   const publicPem = derToPem(createPublicKey(key).export({ type: 'spki', format: 'der' }), 'PUBLIC KEY');
   const proposed = {
     apiVersion: '0.0.1',
@@ -54,12 +54,14 @@ export interface SignWithKeyOptions {
   rekorUrl: string;
   fetch?: typeof fetch;
   onProgress?: (line: string) => void;
+  /** Called with the size of each chunk read from a file artifact (the CLI's hashing progress). */
+  onRead?: (bytes: number) => void;
 }
 
 /** `sigstack sign --key`: a v0.3 bundle whose verification material is `publicKey: {hint}`. */
 export async function signArtifactWithKey(opts: SignWithKeyOptions): Promise<SerializedBundle> {
   const rekorUrl = opts.rekorUrl.replace(/\/+$/, '');
-  const { signature, digest, entry } = await signAndLogWithKey(opts.artifact, opts.key, rekorUrl, opts.fetch);
+  const { signature, digest, entry } = await signAndLogWithKey(opts.artifact, opts.key, rekorUrl, opts.fetch, opts.onRead);
   opts.onProgress?.(`Logged as entry ${entry.logIndex} in ${rekorUrl}`);
   return bundleOfLoggedEntry({ publicKeyHint: publicKeyHint(opts.key) }, digest, signature, entry);
 }

@@ -25,6 +25,8 @@ export interface SignArtifactOptions {
   fetch?: typeof fetch;
   /** Called with one line per step done (the CLI prints them to stderr). */
   onProgress?: (line: string) => void;
+  /** Called with the size of each chunk read from a file artifact (the CLI's hashing progress). */
+  onRead?: (bytes: number) => void;
 }
 
 /** A signing failure; `step` is token, artifact, CA or log, and the message says what that step answered. */
@@ -196,7 +198,7 @@ export function checkLogResponse(json: unknown, proposed: unknown): LoggedEntry 
  * file (1 MiB reads into both the hash and the signer), so a file of any size costs a few MiB of memory. Shared by
  * keyless signing and `sign --key` (sign-key.ts).
  */
-export async function digestAndSign(artifact: Buffer | { path: string }, privateKey: KeyObject): Promise<{ digest: Buffer; signature: Buffer }> {
+export async function digestAndSign(artifact: Buffer | { path: string }, privateKey: KeyObject, onRead?: (bytes: number) => void): Promise<{ digest: Buffer; signature: Buffer }> {
   if (Buffer.isBuffer(artifact)) return { digest: createHash('sha256').update(artifact).digest(), signature: cryptoSign('sha256', artifact, privateKey) };
   const hash = createHash('sha256');
   const signer = createSign('sha256');
@@ -204,6 +206,7 @@ export async function digestAndSign(artifact: Buffer | { path: string }, private
     for await (const chunk of createReadStream(artifact.path, { highWaterMark: 1 << 20 })) {
       hash.update(chunk as Buffer);
       signer.update(chunk as Buffer);
+      onRead?.((chunk as Buffer).length);
     }
   } catch (e) {
     throw new SigningError('artifact', `cannot read ${artifact.path}: ${(e as Error).message}`);
@@ -219,7 +222,7 @@ export async function signArtifact(opts: SignArtifactOptions): Promise<Serialize
   // The ephemeral key: generated here, used twice, never written anywhere. The artifact is signed before the CA
   // is asked, so an unreadable file costs no certificate and hashing a large one does not eat into its 10 minutes.
   const key = generateSigner();
-  const { digest, signature } = await digestAndSign(opts.artifact, key.privateKey);
+  const { digest, signature } = await digestAndSign(opts.artifact, key.privateKey, opts.onRead);
   const leafDer = await requestSigningCertificate(fetchImpl, opts.fulcioUrl, opts.identityToken, challenge, key, progress);
   const proposed = {
     apiVersion: '0.0.1',

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { accessSync, chmodSync, closeSync, constants, createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import Database from 'better-sqlite3';
@@ -8,6 +9,7 @@ import { signCheckpoint, verifyCheckpoint } from '../log/checkpoint.ts';
 import type { Signer } from '../core/signer.ts';
 import { loadKeyFile } from './keys.ts';
 import { activeRekorTree, readMeta, type DeploymentMeta } from './meta.ts';
+import { BackupError, BackupTargetError, checkBackupTarget, checkRestoreTarget, makeWorkFolder, type RunOptions } from './backup-files.ts';
 
 /**
  * Backups of a data folder into one archive file, taken online (while a server appends), and restores that prove
@@ -56,40 +58,21 @@ export interface BackupProgress {
   total: number;
 }
 
-export class BackupError extends Error {}
-
-
-/** A target the caller got wrong, found before any work: `log backup` exits 2 for these. */
-export class BackupTargetError extends BackupError {}
-
-/**
- * Checked before any copy: the archive's folder must exist, and `to` must not be a folder, nor an existing file
- * unless `overwrite` (a backup replacing another by mistake would lose the older one).
- */
-export function checkBackupTarget(to: string, overwrite = false): void {
-  const path = resolve(to);
-  if (!existsSync(dirname(path))) throw new BackupTargetError(`cannot write ${to}: the folder ${dirname(path)} does not exist`);
-  try {
-    accessSync(dirname(path), constants.W_OK);
-  } catch {
-    throw new BackupTargetError(`cannot write ${to}: the folder ${dirname(path)} is not writable`);
-  }
-  if (!existsSync(path)) return;
-  if (statSync(path).isDirectory()) throw new BackupTargetError(`${to} is a folder: give the archive's file name, e.g. ${join(to, 'sigstack.bak')}`);
-  if (!overwrite) throw new BackupTargetError(`${to} exists: give a new file name, or --force to replace it`);
-}
+export { BackupError, BackupTargetError, checkBackupTarget, workFolderPrefix, type RunOptions } from './backup-files.ts';
 
 /**
  * Copies `dataDir` into the archive `to`. Safe while a server uses the folder. Returns the manifest written. On any
  * failure nothing is left behind: neither the work folder nor the half-written archive (it holds private keys).
  */
-export async function backupDataDir(dataDir: string, to: string, onProgress: (p: BackupProgress) => void = () => undefined, opts: { overwrite?: boolean } = {}): Promise<BackupManifest> {
+export async function backupDataDir(dataDir: string, to: string, onProgress: (p: BackupProgress) => void = () => undefined, opts: RunOptions = {}): Promise<BackupManifest> {
   dataDir = resolve(dataDir);
-  checkBackupTarget(to, opts.overwrite);
+  checkBackupTarget(to, opts.overwrite, dataDir);
   if (!existsSync(join(dataDir, 'meta.json'))) throw new BackupError(`${dataDir} is not a sigstack data folder (no meta.json)`);
   const meta = readMeta(dataDir);
   if (!meta.log) throw new BackupError(`${dataDir} holds no log (no log in meta.json): nothing to back up`);
-  const work = mkdtempSync(join(dirname(resolve(to)), '.sigstack-backup-'));
+  const signal = opts.signal;
+  signal?.throwIfAborted();
+  const work = makeWorkFolder(dirname(resolve(to)), 'backup');
   const tmp = `${resolve(to)}.partial`;
   let ownsTmp = false;
   try {
@@ -98,7 +81,10 @@ export async function backupDataDir(dataDir: string, to: string, onProgress: (p:
     for (const tree of treesOf(meta.log)) {
       const rel = tree.dbFile;
       const copy = join(work, `${tree.name}.db`);
-      await snapshotDatabase(join(dataDir, rel), copy, (done, total) => onProgress({ step: rel, done, total }));
+      await snapshotDatabase(join(dataDir, rel), copy, (done, total) => {
+        signal?.throwIfAborted(); // thrown into SQLite's backup, which stops it
+        onProgress({ step: rel, done, total });
+      });
       const signer = loadKeyFile(join(dataDir, tree.keyFile));
       const log = openMerkleLog({ path: copy });
       try {
@@ -126,7 +112,7 @@ export async function backupDataDir(dataDir: string, to: string, onProgress: (p:
     files.push({ path: 'meta.json', source: join(dataDir, 'meta.json') });
 
     const entries = [];
-    for (const f of files) entries.push({ path: f.path, size: statSync(f.source).size, sha256: await sha256File(f.source) });
+    for (const f of files) entries.push({ path: f.path, size: statSync(f.source).size, sha256: await sha256File(f.source, signal) });
     const manifest: BackupManifest = { version: 1, createdAt: new Date().toISOString(), files: entries, checkpoints };
     // a stale .partial of a crashed run may have any mode: 'wx' creates it anew, so 0600 holds from the first byte
     rmSync(tmp, { force: true });
@@ -144,7 +130,7 @@ export async function backupDataDir(dataDir: string, to: string, onProgress: (p:
           yield chunk as Buffer;
         }
       }
-    }, createWriteStream(tmp, { mode: 0o600, flags: 'wx' }));
+    }, createWriteStream(tmp, { mode: 0o600, flags: 'wx' }), { signal });
     chmodSync(tmp, 0o600);
     renameSync(tmp, resolve(to));
     return manifest;
@@ -198,9 +184,9 @@ function checkTree(tree: TreeFiles, note: string, signer: Signer, signerName: st
   if (!rootHash.equals(signed.rootHash)) throw new BackupError(`${where}the ${tree.name} log's root does not match its last signed checkpoint`);
 }
 
-async function sha256File(path: string): Promise<string> {
+async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
   const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  for await (const chunk of createReadStream(path, { signal })) h.update(chunk as Buffer);
   return h.digest('hex');
 }
 
@@ -211,63 +197,79 @@ export function readManifest(archive: string): { manifest: BackupManifest; offse
     const head = Buffer.alloc(1 << 20);
     const n = readSync(fd, head, 0, head.length, 0);
     const text = head.subarray(0, n).toString('latin1');
-    if (!text.startsWith(MAGIC)) throw new BackupError(`${archive} is not a sigstack backup`);
+    // not an archive at all: the wrong file was given (usage); a damaged one is a failure
+    if (!text.startsWith(MAGIC)) throw new BackupTargetError(`${archive} is not a sigstack backup`);
     const end = text.indexOf('\n', MAGIC.length);
     if (end < 0) throw new BackupError(`${archive}: truncated manifest`);
-    const manifest = JSON.parse(head.subarray(MAGIC.length, end).toString('utf8')) as BackupManifest;
-    if (manifest.version !== 1 || !Array.isArray(manifest.files)) throw new BackupError(`${archive}: unsupported backup version`);
+    let manifest: BackupManifest;
+    try {
+      manifest = JSON.parse(head.subarray(MAGIC.length, end).toString('utf8')) as BackupManifest;
+    } catch {
+      throw new BackupError(`${archive}: the manifest is damaged (not JSON)`);
+    }
+    if (manifest?.version !== 1 || !Array.isArray(manifest.files)) throw new BackupError(`${archive}: unsupported backup version`);
     return { manifest, offset: end + 1 };
   } finally {
     closeSync(fd);
   }
 }
 
+/** Copies the archive's files into `staging`, each checked against its SHA-256 in the manifest. */
+async function unpack(archive: string, staging: string, manifest: BackupManifest, offset: number, onProgress: (p: BackupProgress) => void, signal?: AbortSignal): Promise<void> {
+  const total = manifest.files.reduce((n, e) => n + e.size, 0);
+  let done = 0;
+  let position = offset;
+  const buf = Buffer.alloc(1 << 20);
+  // asynchronous reads and writes: the event loop runs between chunks, so Ctrl-C is heard mid-file
+  const src = await open(archive, 'r');
+  try {
+    for (const f of manifest.files) {
+      const target = resolve(staging, f.path);
+      if (!target.startsWith(staging + sep) || f.path.includes('\\')) throw new BackupError(`${archive}: unsafe path ${f.path} in the manifest`);
+      mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
+      const h = createHash('sha256');
+      const out = await open(target, 'w', f.path.startsWith('keys/') ? 0o600 : 0o644);
+      try {
+        for (let left = f.size; left > 0;) {
+          signal?.throwIfAborted();
+          const { bytesRead: n } = await src.read(buf, 0, Math.min(buf.length, left), position);
+          if (n === 0) throw new BackupError(`${archive}: truncated in ${f.path}`);
+          h.update(buf.subarray(0, n));
+          await out.writeFile(buf.subarray(0, n)); // all of it, as writeFileSync did
+          position += n;
+          left -= n;
+          done += n;
+          onProgress({ step: 'restore', done, total });
+        }
+      } finally {
+        await out.close();
+      }
+      if (h.digest('hex') !== f.sha256) throw new BackupError(`${archive}: ${f.path} is corrupt (SHA-256 differs from the manifest)`);
+    }
+  } finally {
+    await src.close();
+  }
+}
+
 /**
  * Restores an archive into `dataDir`, which must not exist or be empty. Every file's hash is checked, then each
  * restored tree must have exactly the size and root of the checkpoint signed in the backup with that tree's key;
- * otherwise nothing is left behind. Returns the restored tree sizes.
+ * otherwise nothing is left behind (nor the parent folders this made). Returns the restored tree sizes.
  */
-export async function restoreDataDir(archive: string, dataDir: string, onProgress: (p: BackupProgress) => void = () => undefined): Promise<Record<string, number>> {
+export async function restoreDataDir(archive: string, dataDir: string, onProgress: (p: BackupProgress) => void = () => undefined, opts: RunOptions = {}): Promise<Record<string, number>> {
+  const { made } = checkRestoreTarget(archive, dataDir); // named as given
   dataDir = resolve(dataDir);
-  if (existsSync(dataDir) && readdirSync(dataDir).length > 0) throw new BackupError(`${dataDir} is not empty: restore into a new folder`);
-  const { manifest, offset } = readManifest(archive);
-  const staging = mkdtempSync(join(dirname(dataDir), '.sigstack-restore-'));
+  let staging: string | undefined;
   try {
-    const total = manifest.files.reduce((n, e) => n + e.size, 0);
-    let done = 0;
-    let position = offset;
-    const fd = openSync(archive, 'r');
-    try {
-      for (const f of manifest.files) {
-        const target = resolve(staging, f.path);
-        if (!target.startsWith(staging + sep) || f.path.includes('\\')) throw new BackupError(`${archive}: unsafe path ${f.path} in the manifest`);
-        mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
-        const h = createHash('sha256');
-        const out = openSync(target, 'w', f.path.startsWith('keys/') ? 0o600 : 0o644);
-        try {
-          const buf = Buffer.alloc(1 << 20);
-          for (let left = f.size; left > 0;) {
-            const n = readSync(fd, buf, 0, Math.min(buf.length, left), position);
-            if (n === 0) throw new BackupError(`${archive}: truncated in ${f.path}`);
-            h.update(buf.subarray(0, n));
-            writeFileSync(out, buf.subarray(0, n));
-            position += n;
-            left -= n;
-            done += n;
-            onProgress({ step: 'restore', done, total });
-          }
-        } finally {
-          closeSync(out);
-        }
-        if (h.digest('hex') !== f.sha256) throw new BackupError(`${archive}: ${f.path} is corrupt (SHA-256 differs from the manifest)`);
-      }
-    } finally {
-      closeSync(fd);
-    }
+    const { manifest, offset } = readManifest(archive);
+    opts.signal?.throwIfAborted();
+    staging = makeWorkFolder(dirname(dataDir), 'restore');
+    await unpack(archive, staging, manifest, offset, onProgress, opts.signal);
     const meta = readMeta(staging);
     if (!meta.log) throw new BackupError(`${archive}: meta.json has no log`);
     const sizes: Record<string, number> = {};
     for (const tree of treesOf(meta.log)) {
+      opts.signal?.throwIfAborted();
       const signer = loadKeyFile(join(staging, tree.keyFile));
       const note = manifest.checkpoints?.[tree.name];
       if (typeof note !== 'string') throw new BackupError(`${archive}: no signed checkpoint for the ${tree.name} log`);
@@ -281,13 +283,15 @@ export async function restoreDataDir(archive: string, dataDir: string, onProgres
         await log.close();
       }
     }
-    mkdirSync(dirname(dataDir), { recursive: true });
-    if (existsSync(dataDir)) rmSync(dataDir, { recursive: true });
+    opts.signal?.throwIfAborted();
+    // rmdir, not rm -r: the folder was empty when checked, and whatever appeared in it since is not ours to delete
+    if (existsSync(dataDir)) rmdirSync(dataDir);
     renameSync(staging, dataDir);
     chmodSync(join(dataDir, 'keys'), 0o700);
     return sizes;
   } catch (err) {
-    rmSync(staging, { recursive: true, force: true });
+    if (staging) rmSync(staging, { recursive: true, force: true });
+    if (made) rmSync(made, { recursive: true, force: true });
     throw err;
   }
 }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { addRegistryOptions, readText, registryCredentials, requireOptions, usageFor, type RegistryCliOptions } from '../oci/cli-options.ts';
+import { checkImageReference, checkUrlFlags } from './url-flags.ts';
 
 const usage: (message: string) => never = usageFor('attest');
 
@@ -39,6 +40,8 @@ Examples:
 Exit codes: 0 attested, 1 failed, 2 bad usage.`)
     .action(async (image: string, opts: AttestCliOptions) => {
       const { predicate: predicateFile } = requireOptions(opts, { predicate: '--predicate <file>' }, usage);
+      checkUrlFlags(opts, usage);
+      await checkImageReference(image, usage);
       if (opts.key && opts.identityToken) usage('--key and --identity-token exclude each other: attest with a managed key or keylessly');
       if (opts.key && opts.newBundleFormat) usage('--new-bundle-format is for keyless attestations');
       const raw = opts.key ? undefined : (opts.identityToken ?? process.env.SIGSTORE_ID_TOKEN)?.trim();

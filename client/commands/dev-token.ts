@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { checkUrlFlags } from './url-flags.ts';
 
 /**
  * `sigstack dev-token`: mints a token from the development OIDC issuers of `sigstack serve --dev-oidc` and prints
@@ -48,6 +49,7 @@ Examples:
   sigstack dev-token --url http://127.0.0.1:3000 --email alice@example.com
   sigstack dev-token --url http://127.0.0.1:3000 --kind gitlab --claim namespace_path=acme --claim runner_id:=7`)
     .action(async (opts: DevTokenOptions) => {
+      checkUrlFlags(opts, usage);
       if (opts.email !== undefined && opts.kind !== undefined) usage('give --email or --kind, not both');
       if (opts.kind !== undefined && !(KINDS as readonly string[]).includes(opts.kind)) usage(`--kind must be one of ${KINDS.join(', ')}`);
       const claims: Record<string, unknown> = {};

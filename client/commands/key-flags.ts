@@ -1,17 +1,21 @@
 /**
  * The file flags of the sign and verify commands. Output files (--bundle, --out) are checked before anything is
- * signed or logged and written whole or not at all (checkOutputPath, writeOutputFile, below).
+ * signed or logged and written whole or not at all (checkOutputPath, writeOutputFile, in output-files.ts).
  *
  * `--key` is read as cosign reads it: the private key file is decrypted with
  * $COSIGN_PASSWORD when it is set (even empty), else with a password typed at the terminal (not echoed), else
  * with whatever is piped on stdin, byte for byte (cosign's readPasswordFn). The public key is a PEM
  * SubjectPublicKeyInfo (cosign.pub). Any failure is a usage error naming the file.
  */
-import { randomBytes, type KeyObject } from 'node:crypto';
-import { accessSync, chmodSync, closeSync, constants, fsyncSync, openSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import type { KeyObject } from 'node:crypto';
+import { readInputFile } from './output-files.ts';
+
+// The output checks moved to output-files.ts; importers of this module keep finding them here.
+export { checkOutputPath, writeOutputFile } from './output-files.ts';
 
 const MAX_PIPED_PASSWORD = 64 * 1024;
+/** A PEM key is a few hundred bytes; a larger file is not one, and is not read whole. */
+const MAX_KEY_FILE = 64 * 1024;
 
 function promptPassword(prompt: string): Promise<string> {
   const stdin = process.stdin;
@@ -75,12 +79,9 @@ export async function newKeyPassword(): Promise<string> {
 
 /** The PEM at `path` turned into a key by `parse`; exits through `usage`, naming the file, when either fails. */
 async function readKeyFile(path: string, what: string, parse: (pem: string) => KeyObject | Promise<KeyObject>, usage: (m: string) => never): Promise<KeyObject> {
-  let pem: string;
-  try {
-    pem = readFileSync(path, 'utf8');
-  } catch (e) {
-    usage(`cannot read the ${what} ${path}: ${(e as Error).message}`);
-  }
+  const read = readInputFile(path, what, MAX_KEY_FILE);
+  if ('problem' in read) usage(read.problem);
+  const pem = read.bytes.toString('utf8');
   try {
     return await parse(pem);
   } catch (e) {
@@ -107,96 +108,5 @@ export function refuseIdentityFlags(opts: object, usage: (m: string) => never): 
   if (given.length > 0) {
     const names = given.map((f) => `--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
     usage(`${names.join(', ')} cannot be used with --key: a managed key has no certificate identity; the key itself is the policy`);
-  }
-}
-
-function statOrUndefined(path: string): Stats | undefined {
-  try {
-    return statSync(path);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Where `path` really is: symlinks of the file and of its folder resolved. The file need not exist, and a link to
- * a file that does not exist yet is followed by hand: writing through it creates that file, so that is the path.
- */
-function canonicalPath(path: string): string {
-  let abs = resolve(path);
-  for (let hops = 0; hops < 40; hops++) {
-    try {
-      return realpathSync(abs);
-    } catch {
-      // absent, or a dangling link: follow the link, if it is one
-    }
-    try {
-      abs = resolve(dirname(abs), readlinkSync(abs));
-    } catch {
-      break;
-    }
-  }
-  try {
-    return join(realpathSync(dirname(abs)), basename(abs));
-  } catch {
-    return abs;
-  }
-}
-
-/**
- * Checks, before anything is signed or logged (a log entry is permanent), that `out` can take the output: its
- * folder exists and is writable, it is not a folder, and it is none of `inputs` (the artifact, the key...), by
- * resolved path or by inode, so no hard or symbolic link can make the output overwrite an input.
- * Returns the message saying what is wrong, or undefined.
- */
-export function checkOutputPath(out: string, flag: string, inputs: { path: string | undefined; what: string }[] = []): string | undefined {
-  const target = canonicalPath(out);
-  const st = statOrUndefined(target);
-  for (const input of inputs) {
-    if (input.path === undefined) continue;
-    const other = statOrUndefined(input.path);
-    const sameInode = st && other && st.dev === other.dev && st.ino === other.ino;
-    if (sameInode || canonicalPath(input.path) === target) return `${flag} ${out} is the ${input.what} itself: give another path`;
-  }
-  if (st?.isDirectory()) return `${flag} ${out} is a folder: give a file path`;
-  // A device or pipe (/dev/stdout) is written in place; only a regular file is replaced through its folder.
-  if (st && !st.isFile()) return undefined;
-  const dir = dirname(target);
-  const dirStat = statOrUndefined(dir);
-  if (!dirStat) return `${flag} ${out}: the folder ${dirname(out)} does not exist`;
-  if (!dirStat.isDirectory()) return `${flag} ${out}: ${dirname(out)} is not a folder`;
-  try {
-    accessSync(dir, constants.W_OK);
-  } catch {
-    return `${flag} ${out}: the folder ${dirname(out)} is not writable`;
-  }
-  return undefined;
-}
-
-/**
- * Writes `text` to `out` whole or not at all: into a temporary file beside it, flushed, then renamed over it, so a
- * full disk or a crash never leaves a half-written bundle (or trusted root) where the old one was.
- */
-export function writeOutputFile(out: string, text: string): void {
-  const target = canonicalPath(out);
-  const st = statOrUndefined(target);
-  if (st && !st.isFile()) {
-    writeFileSync(target, text);
-    return;
-  }
-  const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  let fd: number | undefined;
-  try {
-    fd = openSync(tmp, 'wx');
-    if (st) chmodSync(tmp, st.mode & 0o777); // replacing a file keeps its permissions
-    writeFileSync(fd, text);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, target);
-  } catch (e) {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
   }
 }

@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { registerBackupCommands } from './log-backup.ts';
 import { registerRotateCommand } from './log-rotate.ts';
+import { serverUrlProblem } from './url-flags.ts';
 
 /**
  * `sigstack log audit|fill|backup|restore|rotate`. The audit is in client/log-audit.ts, the fill in
@@ -40,6 +41,9 @@ Exit codes:
   3  the log could not be read (unreachable, timed out, answered an error status): try again
 Nothing is saved unless the audit passed.`)
     .action(async (o: { url: string; checkpoint?: string; trustedRoot?: string; publicKey?: string; allTrees?: boolean }) => {
+      // the checks of every client URL flag; a URL holding credentials too, which fetch would refuse to send
+      const urlProblem = serverUrlProblem('--url', o.url);
+      if (urlProblem) return usage('audit', urlProblem);
       const { audit, AuditFailure, AuditInputError, AuditUnavailable } = await import('../log-audit.ts');
       try {
         const r = await audit(o);
@@ -65,6 +69,8 @@ Nothing is saved unless the audit passed.`)
     .option('--concurrency <n>', 'requests in flight', positiveInt('--concurrency'), 16)
     .addHelpText('after', '\nEach request times out after 15 s. Exit codes: 0 all appended, 1 the log failed (the message says how many were appended), 2 bad usage.')
     .action(async (o: { url: string; count: number; concurrency: number }) => {
+      const urlProblem = serverUrlProblem('--url', o.url);
+      if (urlProblem) return usage('fill', urlProblem);
       const { fill, FillError } = await import('../log-fill.ts');
       try {
         const r = await fill(o);

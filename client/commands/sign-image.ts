@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { addRegistryOptions, readText, registryCredentials, usageFor, type RegistryCliOptions } from '../oci/cli-options.ts';
+import { checkImageReference, checkUrlFlags } from './url-flags.ts';
 
 interface SignImageCliOptions extends RegistryCliOptions {
   identityToken?: string;
@@ -36,6 +37,8 @@ Example:
 
 Exit codes: 0 signed, 1 failed, 2 bad usage.`)
     .action(async (image: string, opts: SignImageCliOptions) => {
+      checkUrlFlags(opts, usage);
+      await checkImageReference(image, usage);
       let key;
       if (opts.key) {
         const { readSigningKey } = await import('./key-flags.ts');

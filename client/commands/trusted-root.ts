@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Command } from 'commander';
 import { REQUEST_TIMEOUT_MS, requestFailure } from '../sign.ts';
-import { checkOutputPath, writeOutputFile } from './key-flags.ts';
+import { checkOutputPath, descriptorOf, isStdout, writeOutputFile } from './output-files.ts';
+import { checkUrlFlags } from './url-flags.ts';
 
 interface TrustedRootCliOptions {
   url?: string;
@@ -57,8 +58,8 @@ export function register(program: Command): void {
     .description("write the deployment's trusted_root.json (and signing_config.json) for verifiers and signers")
     .option('--url <url>', 'fetch them from a running Sigstack server (GET /sigstack/v1/trusted_root.json)')
     .option('--data-dir <dir>', "build them offline from a server's data folder")
-    .option('--out <file>', 'write the trusted root here instead of stdout')
-    .option('--signing-config <file>', 'also write signing_config.json here')
+    .option('--out <file>', 'write the trusted root here instead of stdout (- is stdout)')
+    .option('--signing-config <file>', 'also write signing_config.json here (- is stdout, when --out is a file)')
     // Commander's own usage errors (missing option, unknown flag) exit 2 like ours; --help exits 0.
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
     .addHelpText('after', `
@@ -67,11 +68,17 @@ operator publishes (or use --data-dir on the server itself) before handing the f
 Exit codes: 0 written, 1 failed, 2 bad usage.`)
     .action(async (opts: TrustedRootCliOptions) => {
       if (Boolean(opts.url) === Boolean(opts.dataDir)) usage('give exactly one of --url and --data-dir');
+      checkUrlFlags(opts, usage);
       // Both outputs are checked before anything is fetched or written: one path for both would leave the signing
       // config where the trusted root (whose hash was just printed) should be.
-      const problem = (opts.out && checkOutputPath(opts.out, '--out')) ||
+      const out = opts.out ?? '-';
+      const problem = checkOutputPath(out, '--out') ||
         (opts.signingConfig && checkOutputPath(opts.signingConfig, '--signing-config', [{ path: opts.out, what: 'trusted root output (--out)' }]));
       if (problem) usage(problem);
+      const fd = descriptorOf(out);
+      if (opts.signingConfig && fd !== undefined && descriptorOf(opts.signingConfig) === fd) {
+        usage(`--signing-config ${opts.signingConfig} goes where the trusted root goes${opts.out ? ` (--out ${opts.out})` : ' (stdout)'}: give one of them a file`);
+      }
       try {
         const { trustedRoot, signingConfig, source } = await load(opts);
         const { parseTrustedRoot, parseSigningConfig } = await import('../trusted-root.ts');
@@ -80,9 +87,9 @@ Exit codes: 0 written, 1 failed, 2 bad usage.`)
         parseTrustedRoot(trustedRoot);
         if (opts.signingConfig) parseSigningConfig(signingConfig);
         const text = `${JSON.stringify(trustedRoot, null, 2)}\n`;
-        if (opts.out) writeOutputFile(opts.out, text);
-        else process.stdout.write(text);
-        process.stderr.write(`Trusted root from ${source}${opts.out ? ` written to ${opts.out}` : ''}, SHA-256 ${createHash('sha256').update(text).digest('hex')}\n`);
+        // stdout too is written through its descriptor: a closed pipe (EPIPE) is an error here, not a crash later
+        writeOutputFile(out, text);
+        process.stderr.write(`Trusted root from ${source}${isStdout(out) ? '' : ` written to ${out}`}, SHA-256 ${createHash('sha256').update(text).digest('hex')}\n`);
         if (opts.signingConfig) {
           writeOutputFile(opts.signingConfig, `${JSON.stringify(signingConfig, null, 2)}\n`);
           process.stderr.write(`Signing config written to ${opts.signingConfig}\n`);

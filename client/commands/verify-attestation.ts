@@ -1,8 +1,19 @@
 import type { Command } from 'commander';
-import { addPolicyOptions, addRegistryOptions, policyFrom, readText, registryCredentials, requireOptions, usageFor, type PolicyCliOptions, type RegistryCliOptions } from '../oci/cli-options.ts';
+import { addPolicyOptions, addRegistryOptions, policyFrom, registryCredentials, requireOptions, usageFor, type PolicyCliOptions, type RegistryCliOptions } from '../oci/cli-options.ts';
 import { createVerifier, VerificationError } from '../verify/index.ts';
+import { readInputFile } from './output-files.ts';
+import { checkImageReference } from './url-flags.ts';
 
 const usage: (message: string) => never = usageFor('verify-attestation');
+
+/** A trusted root is tens of kilobytes: a larger file is refused before it is read (as `verify` does). */
+const MAX_TRUSTED_ROOT = 16 << 20;
+
+function readTrustedRoot(path: string): string {
+  const r = readInputFile(path, 'trusted root', MAX_TRUSTED_ROOT);
+  if ('problem' in r) usage(r.problem);
+  return r.bytes.toString('utf8');
+}
 
 /** `sigstack verify-attestation REF --type T`: verify the image's attestations of that type, offline. */
 export function register(program: Command): void {
@@ -17,6 +28,7 @@ export function register(program: Command): void {
     .addHelpText('after', '\nPrints the checks on stderr and each verified attestation as one JSON line on stdout (as cosign).\nExit codes: 0 verified, 1 none valid, 2 bad usage.')
     .action(async (image: string, opts: PolicyCliOptions & RegistryCliOptions & { trustedRoot?: string; type: string; key?: string }) => {
       const { trustedRoot } = requireOptions(opts, { trustedRoot: '--trusted-root <file>' }, usage);
+      await checkImageReference(image, usage);
       let publicKey;
       if (opts.key) {
         const { readVerifyKey, refuseIdentityFlags } = await import('./key-flags.ts');
@@ -34,7 +46,7 @@ export function register(program: Command): void {
       const credentials = await registryCredentials(image, opts, usage);
       let trust;
       try {
-        trust = createVerifier(readText(trustedRoot, 'trusted root', usage)).trust;
+        trust = createVerifier(readTrustedRoot(trustedRoot)).trust;
       } catch (e) {
         usage(`${trustedRoot}: ${(e as Error).message.replace(/^trusted root: /, '')}`);
       }

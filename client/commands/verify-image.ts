@@ -1,8 +1,19 @@
 import type { Command } from 'commander';
-import { addPolicyOptions, addRegistryOptions, policyFrom, readText, registryCredentials, requireOptions, usageFor, type PolicyCliOptions, type RegistryCliOptions } from '../oci/cli-options.ts';
+import { addPolicyOptions, addRegistryOptions, policyFrom, registryCredentials, requireOptions, usageFor, type PolicyCliOptions, type RegistryCliOptions } from '../oci/cli-options.ts';
 import { createVerifier, VerificationError } from '../verify/index.ts';
+import { readInputFile } from './output-files.ts';
+import { checkImageReference } from './url-flags.ts';
 
 const usage: (message: string) => never = usageFor('verify-image');
+
+/** A trusted root is tens of kilobytes: a larger file is refused before it is read (as `verify` does). */
+const MAX_TRUSTED_ROOT = 16 << 20;
+
+function readTrustedRoot(path: string): string {
+  const r = readInputFile(path, 'trusted root', MAX_TRUSTED_ROOT);
+  if ('problem' in r) usage(r.problem);
+  return r.bytes.toString('utf8');
+}
 
 /** `sigstack verify-image REF`: cosign-style verification of the image's signatures, offline. */
 export function register(program: Command): void {
@@ -22,21 +33,18 @@ Prints the checks on stderr and the verified payloads as a JSON array on stdout,
 Exit codes: 0 verified, 1 no valid signature (or the registry failed), 2 bad usage.`)
     .action(async (image: string, opts: PolicyCliOptions & RegistryCliOptions & { trustedRoot?: string; key?: string }) => {
       const { trustedRoot } = requireOptions(opts, { trustedRoot: '--trusted-root <file>' }, usage);
+      await checkImageReference(image, usage);
       let publicKey;
       if (opts.key) {
-        const { readPublicKey } = await import('../oci/cosign-key.ts');
-        try {
-          publicKey = readPublicKey(readText(opts.key, 'public key', usage));
-        } catch (e) {
-          usage(`${opts.key}: ${(e as Error).message}`);
-        }
+        const { readVerifyKey } = await import('./key-flags.ts');
+        publicKey = await readVerifyKey(opts.key, usage);
       }
       // With --key the key is the policy; the identity flags are for certificates.
       const policy = publicKey ? { identity: 'key', issuer: 'key' } : policyFrom(opts, usage);
       const credentials = await registryCredentials(image, opts, usage);
       let verifier;
       try {
-        verifier = createVerifier(readText(trustedRoot, 'trusted root', usage));
+        verifier = createVerifier(readTrustedRoot(trustedRoot));
       } catch (e) {
         usage(`${trustedRoot}: ${(e as Error).message.replace(/^trusted root: /, '')}`);
       }

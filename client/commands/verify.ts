@@ -1,9 +1,15 @@
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, openSync, readFileSync } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, openSync } from 'node:fs';
 import type { Command } from 'commander';
 // Only the offline verifier: no HTTP client, no server code, no database is loaded by this command.
 import { createVerifier, VerificationError } from '../verify/index.ts';
+import { fsReason, readInputFile } from './output-files.ts';
 import { policyFrom, requireOptions, type PolicyCliOptions } from './policy-flags.ts';
+import { ByteProgress } from './progress.ts';
+
+/** The verifier refuses a bundle over 4 MiB (client/bundle.ts); a trusted root is tens of kilobytes. */
+const MAX_BUNDLE = 4 << 20;
+const MAX_TRUSTED_ROOT = 16 << 20;
 
 interface VerifyCliOptions extends PolicyCliOptions {
   bundle?: string;
@@ -17,24 +23,30 @@ function usage(message: string): never {
   process.exit(2);
 }
 
-function read(path: string, what: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    usage(`cannot read the ${what} ${path}: ${(e as Error).message}`);
-  }
+/** The bytes of a bundle or trusted root; its size is checked before it is read (a 600 MB file is not read). */
+function read(path: string, what: string, maxBytes: number): Buffer {
+  const r = readInputFile(path, what, maxBytes);
+  if ('problem' in r) usage(r.problem);
+  return r.bytes;
 }
 
 /**
- * The SHA-256 of the file open at `fd`, read as a stream of 1 MiB chunks: the verifier needs only the digest,
- * so a file of any size is verified in a few MiB of memory (readFileSync refuses files over 2 GiB).
+ * The SHA-256 of the file open at `fd` (or of stdin, for `-`), read as a stream of 1 MiB chunks: the verifier needs
+ * only the digest, so a file of any size is verified in a few MiB of memory (readFileSync refuses files over 2 GiB).
+ * A line a second on stderr says how far it is when that takes long.
  */
-async function sha256OfFile(fd: number, path: string): Promise<Buffer> {
+async function sha256OfFile(fd: number | undefined, path: string): Promise<Buffer> {
   const hash = createHash('sha256');
+  const size = fd === undefined ? 0 : fstatSync(fd).size;
+  const progress = new ByteProgress(fd === undefined ? 'Hashing stdin' : `Hashing ${path}`, size || undefined);
+  const input = fd === undefined ? process.stdin : createReadStream(path, { fd, highWaterMark: 1 << 20 });
   try {
-    for await (const chunk of createReadStream(path, { fd, highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+    for await (const chunk of input) {
+      hash.update(chunk as Buffer);
+      progress.add((chunk as Buffer).length);
+    }
   } catch (e) {
-    usage(`cannot read the file ${path}: ${(e as Error).message}`);
+    usage(`cannot read the file ${fd === undefined ? 'on stdin' : path}: ${fsReason(e)}`);
   }
   return hash.digest();
 }
@@ -44,7 +56,7 @@ export function register(program: Command): void {
   program
     .command('verify')
     .description('verify a file against its Sigstore bundle and a trusted root, fully offline')
-    .argument('<file>', 'the signed file')
+    .argument('<file>', 'the signed file, or - to read it from stdin')
     .option('--bundle <file>', 'the Sigstore bundle (v0.3, or v0.2 as written by sigstore-js); required')
     .option('--trusted-root <file>', 'trusted_root.json of the deployment (see `sigstack trusted-root`); required')
     .option('--certificate-identity <id>', 'the signer identity (email, URI or username) that must be in the certificate')
@@ -62,6 +74,7 @@ Example:
     --certificate-identity alice@example.com --certificate-oidc-issuer https://accounts.example.com
   sigstack verify app.bin --bundle app.bin.sigstore.json --trusted-root trusted_root.json --key cosign.pub
 
+Hashing a large file reports its progress on stderr every second.
 Exit codes: 0 verified, 1 verification failed (the message names the failed check), 2 bad usage.`)
     .action(async (file: string, opts: VerifyCliOptions) => {
       const { bundle: bundlePath, trustedRoot: trustedRootPath } = requireOptions(opts, { bundle: '--bundle <file>', trustedRoot: '--trusted-root <file>' }, usage);
@@ -74,14 +87,17 @@ Exit codes: 0 verified, 1 verification failed (the message names the failed chec
       const policy = publicKey ? undefined : policyFrom(opts, usage);
       // Opened first, so a missing file is still the first thing reported; hashed after the trust material is
       // read and parsed, so a wrong --bundle or --trusted-root is said at once, not after hashing gigabytes.
-      let fd: number;
-      try {
-        fd = openSync(file, 'r');
-      } catch (e) {
-        usage(`cannot read the file ${file}: ${(e as Error).message}`);
+      let fd: number | undefined;
+      if (file !== '-') {
+        try {
+          fd = openSync(file, 'r');
+          if (fstatSync(fd).isDirectory()) usage(`cannot read the file ${file}: it is a folder`);
+        } catch (e) {
+          usage(`cannot read the file ${file}: ${fsReason(e)}`);
+        }
       }
-      const bundle = read(bundlePath, 'bundle');
-      const trustedRoot = read(trustedRootPath, 'trusted root').toString('utf8');
+      const bundle = read(bundlePath, 'bundle', MAX_BUNDLE);
+      const trustedRoot = read(trustedRootPath, 'trusted root', MAX_TRUSTED_ROOT).toString('utf8');
       let verifier;
       try {
         verifier = createVerifier(trustedRoot);
@@ -90,7 +106,7 @@ Exit codes: 0 verified, 1 verification failed (the message names the failed chec
         // Name the file the user gave, not the document type: "r.json: mediaType is missing".
         process.stderr.write(`Error: cannot verify: [${e.code}] ${trustedRootPath}: ${e.message.replace(/^trusted root: /, '')}\n`);
         process.exitCode = 1;
-        closeSync(fd);
+        if (fd !== undefined) closeSync(fd);
         return;
       }
       // The stream closes the descriptor when it ends or fails.

@@ -4,7 +4,8 @@
  * sparse (fs.truncate), so it costs no disk, only the time to hash it (twice for sign: hash and signer).
  * Keyless `sign` streamed already; its verify runs the same code as `verify --key` for the file.
  * Hashing 2 GiB three times takes 25-30 s on a loaded 2-core machine: long for one test, and worth it in a suite
- * of several minutes, as nothing else shows that the commands never hold the file.
+ * of several minutes, as nothing else shows that the commands never hold the file. It also shows that those seconds
+ * are not silent: both commands report their hashing progress on stderr.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
@@ -42,10 +43,13 @@ test('a sparse file over 2 GiB: sign --key and verify --key stream it; one chang
   const bundle = join(dir, 'big.sigstore.json');
   const signed = await runCli(['sign', big, '--bundle', bundle, '--key', join(dir, 'cosign.key'), '--rekor-url', stack.url], { env: { COSIGN_PASSWORD: 'pw' } });
   t.is(signed.code, 0, signed.stderr);
+  // seconds of hashing are not silent: a line a second on stderr, share done and rate
+  t.regex(signed.stderr, /Hashing \S+big\.bin: \d+% \(\d.* of 2\.1 GB\), \d+ MB\/s\n/);
   const verifyArgs = ['verify', big, '--bundle', bundle, '--trusted-root', join(dir, 'trusted_root.json'), '--key', join(dir, 'cosign.pub')];
   const ok = await runCli(verifyArgs);
   t.is(ok.code, 0, ok.stderr);
   t.regex(ok.stderr, /Verified OK[\s\S]*signature: verifies/);
+  t.regex(ok.stderr, /Hashing \S+big\.bin: \d+% \(\d.* of 2\.1 GB\), \d+ MB\/s\n/);
   // Growing the file by one byte changes its digest: the streamed digest is the file's, not a constant.
   truncateSync(big, SIZE + 1);
   const grown = await runCli(verifyArgs);
