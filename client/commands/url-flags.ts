@@ -46,13 +46,9 @@ export function checkUrlFlags(opts: { url?: string; fulcioUrl?: string; rekorUrl
  * port, so `localhost:99999/app` would otherwise fail as "Invalid URL" when the registry is first asked.
  */
 export async function checkImageReference(image: string, usage: (m: string) => never): Promise<void> {
-  const { apiHost, parseReference } = await import('../oci/reference.ts');
-  let registry: string;
-  try {
-    registry = parseReference(image).registry;
-  } catch (e) {
-    usage((e as Error).message);
-  }
+  const { apiHost } = await import('../oci/reference.ts');
+  const { registryOf } = await import('../oci/cli-options.ts');
+  const registry = registryOf(image, usage);
   try {
     new URL(`https://${apiHost(registry)}/`);
   } catch {

@@ -36,6 +36,15 @@ export function addPolicyOptions(cmd: Command): Command {
     .option('--certificate-oidc-issuer-regexp <re>', 'a regular expression the WHOLE issuer must match');
 }
 
+/** The registry an image reference names; a reference that does not parse exits through `usage`. */
+export function registryOf(image: string, usage: (m: string) => never): string {
+  try {
+    return parseReference(image).registry;
+  } catch (e) {
+    usage((e as Error).message);
+  }
+}
+
 /** Flags first; else docker's config.json entry for exactly this registry. */
 export async function registryCredentials(image: string, opts: RegistryCliOptions, usage: (m: string) => never): Promise<Credentials | undefined> {
   const password = opts.registryPassword ?? process.env.SIGSTACK_REGISTRY_PASSWORD;
@@ -43,12 +52,7 @@ export async function registryCredentials(image: string, opts: RegistryCliOption
     if (password === undefined) usage('--registry-username needs --registry-password (or $SIGSTACK_REGISTRY_PASSWORD)');
     return { username: opts.registryUsername, password };
   }
-  let registry: string;
-  try {
-    registry = parseReference(image).registry;
-  } catch (e) {
-    usage((e as Error).message);
-  }
+  const registry = registryOf(image, usage);
   try {
     return await credentialsFromDockerConfig(loadDockerConfig(), registry);
   } catch (e) {

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, ROOT, runCli, type CliResult } from '../helpers/cli.ts';
+import { CLI, collect, ROOT, runCli, type CliResult } from '../helpers/cli.ts';
 import { startStack, TEST_EMAIL, type TestStack } from '../helpers/stack.ts';
 
 let stack: TestStack;
@@ -35,16 +35,8 @@ async function treeSize(): Promise<number> {
 
 /** `sigstack ARGS | cat > OUT` in bash with pipefail: stdout is a real pipe, as in a terminal. */
 function throughPipe(args: string[], out: string): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', 'set -o pipefail; out="$1"; shift; "$@" | cat > "$out"', 'sh', out, process.execPath, '--import', 'tsx', CLI, ...args],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return collect(spawn('bash', ['-c', 'set -o pipefail; out="$1"; shift; "$@" | cat > "$out"', 'sh', out, process.execPath, '--import', 'tsx', CLI, ...args],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
 test.serial('sign --bundle /dev/stdout into a shell pipe writes the bundle there, and only the bundle', async (t) => {

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeOutputFile } from '../../client/commands/key-flags.ts';
-import { CLI, ROOT, runCli } from '../helpers/cli.ts';
+import { CLI, collect, ROOT, runCli } from '../helpers/cli.ts';
 import { startStack, TEST_EMAIL, type TestStack } from '../helpers/stack.ts';
 
 let stack: TestStack;
@@ -101,16 +101,8 @@ test.serial('a bundle that cannot be written after the entry is logged is printe
   writeFileSync(out, 'the previous bundle');
   const token = await stack.mintToken();
   // A 2 KiB file size limit: the pipes to us are not files, so only the bundle (several KB) fails to be written.
-  const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn('bash', ['-c', 'ulimit -f 2; exec "$@"', 'sh', process.execPath, '--import', 'tsx', CLI, 'sign', file('artifact.txt'), '--bundle', out,
-      '--url', stack.url, '--identity-token', token], { cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  const r = await collect(spawn('bash', ['-c', 'ulimit -f 2; exec "$@"', 'sh', process.execPath, '--import', 'tsx', CLI, 'sign', file('artifact.txt'), '--bundle', out,
+    '--url', stack.url, '--identity-token', token], { cwd: ROOT }));
   t.is(r.code, 1, r.stderr);
   t.regex(r.stderr, /Logged as entry \d+[\s\S]*Error: the signature is logged, but the bundle could not be written to .*limited\.sigstore\.json: EFBIG/);
   t.is(readFileSync(out, 'utf8'), 'the previous bundle');
