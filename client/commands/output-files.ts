@@ -84,12 +84,16 @@ export function canonicalPath(path: string): string {
  * Checks, before anything is signed or logged (a log entry is permanent), that `out` can take the output: its
  * folder exists and is writable, it is not a folder, and it is none of `inputs` (the artifact, the key...), by
  * resolved path or by inode, so no hard or symbolic link can make the output overwrite an input.
- * A descriptor (`-`, /dev/stdout...) must be open. Returns the message saying what is wrong, or undefined.
+ * A descriptor (`-`, /dev/stdout, /dev/stderr) must be open; no other descriptor is taken. Returns the message saying what is wrong, or undefined.
  */
 export function checkOutputPath(out: string, flag: string, inputs: { path: string | undefined; what: string }[] = []): string | undefined {
   const fd = descriptorOf(out);
   if (fd !== undefined) {
     if (fd === 0) return `${flag} ${out} is the standard input: give a file, or - for stdout`;
+    // Node itself holds descriptors from 3 up (its pipes, eventfd, epoll); one the shell did not hand over may be
+    // open all the same, and writing a document into it crashed the process (a reviewer saw exit 139 after the
+    // entry was logged). Only stdout and stderr are known to be the caller's.
+    if (fd > 2) return `${flag} ${out} is descriptor ${fd}: only - (or /dev/stdout) and /dev/stderr are written through a descriptor; give a file path`;
     try {
       fstatSync(fd);
     } catch {
@@ -142,6 +146,7 @@ function writeAll(fd: number, data: Buffer): void {
 export function writeOutputFile(out: string, text: string): void {
   const fd = descriptorOf(out);
   if (fd !== undefined) {
+    if (fd !== 1 && fd !== 2) throw new Error(`cannot write to descriptor ${fd}: only stdout and stderr are written through a descriptor`);
     try {
       return writeAll(fd, Buffer.from(text));
     } catch (e) {

@@ -82,6 +82,15 @@ test.serial('outputs that cannot take the bundle are refused before anything is 
   const onStdin = await runCli(['sign', file('artifact.txt'), '--bundle', '/dev/stdin', '--url', stack.url, '--identity-token', await stack.mintToken()]);
   t.is(onStdin.code, 2, onStdin.stderr);
   t.regex(onStdin.stderr, /--bundle \/dev\/stdin is the standard input/);
+  // Node's own descriptors (3 and up) are open in every process: a bundle written into one crashed the process
+  // after the entry was logged (exit 139), or vanished into an internal pipe with exit 0
+  for (const out of ['/dev/fd/5', '/dev/fd/7', '/proc/self/fd/12']) {
+    const internal = await runCli(['sign', file('artifact.txt'), '--bundle', out, '--url', stack.url, '--identity-token', await stack.mintToken()]);
+    t.is(internal.code, 2, `${out}: ${internal.stderr}`);
+    t.regex(internal.stderr, /is descriptor \d+: only - \(or \/dev\/stdout\) and \/dev\/stderr are written through a descriptor/);
+  }
+  const trusted = await runCli(['trusted-root', '--url', stack.url, '--out', '/dev/fd/7']);
+  t.is(trusted.code, 2, trusted.stderr);
   // (runCli passes this process's environment, which has no COSIGN_PASSWORD)
   const keyed = await runCli(['sign', '-', '--bundle', file('k.json'), '--key', file('none.key'), '--rekor-url', stack.url], { input: ARTIFACT });
   t.is(keyed.code, 2, keyed.stderr);
