@@ -82,20 +82,19 @@ export function canonicalEcPoint(spki: Buffer, curve: EcCurve): Buffer | undefin
 export type EcKeyForm = Extract<PublicKeyForm, { type: 'ec' }>;
 
 /**
- * The first EC SubjectPublicKeyInfo in the accepted form (an accepted curve's prefix, then an uncompressed point)
- * that occurs anywhere in `der`, e.g. a certificate's bytes. A candidate only: the same bytes can stand in a name
- * or an extension, so the caller must establish that it is the key it is after (log/kinds/verifier-key.ts).
+ * Every EC SubjectPublicKeyInfo in the accepted form (an accepted curve's prefix, then an uncompressed point) that
+ * occurs anywhere in `der`, e.g. a certificate's bytes, in order. Candidates only: the same bytes can stand in a name
+ * or an extension, so the caller must establish which, if any, is the key it is after (log/kinds/verifier-key.ts).
  */
-export function findEcSpki(der: Buffer): { spki: Buffer; form: EcKeyForm } | undefined {
+export function* ecSpkiCandidates(der: Buffer): Generator<{ spki: Buffer; form: EcKeyForm }> {
   for (const f of EC_FORMS) {
     const length = f.prefix.length + f.pointLength;
     for (let at = der.indexOf(f.prefix); at >= 0 && at + length <= der.length; at = der.indexOf(f.prefix, at + 1)) {
       const spki = der.subarray(at, at + length);
       const point = canonicalEcPoint(spki, f.curve);
-      if (point) return { spki, form: { type: 'ec', curve: f.curve, point } };
+      if (point) yield { spki, form: { type: 'ec', curve: f.curve, point } };
     }
   }
-  return undefined;
 }
 
 const MAX_RSA_EXPONENT = 2 ** 31 - 1;

@@ -1,5 +1,5 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
-import { findEcSpki, importPublicKey, publicKeyForm, UnsupportedKeyError, type PublicKeyForm } from '../../core/public-key.ts';
+import { ecSpkiCandidates, importPublicKey, publicKeyForm, UnsupportedKeyError, type PublicKeyForm } from '../../core/public-key.ts';
 import { BadRequestError } from '../../core/errors.ts';
 import { encodePem, parseSinglePem } from './pem.ts';
 
@@ -16,31 +16,38 @@ export interface VerifierKey {
   form?: PublicKeyForm;
 }
 
+/** Candidate SPKIs tried per certificate (an honest one holds one). */
+const MAX_CANDIDATES = 4;
+
 /**
  * A certificate's key without OpenSSL's DER export of it (165-240 µs a key on OpenSSL 3, the largest cost of an
  * entry check after the signature itself), when the certificate holds an EC SubjectPublicKeyInfo in the accepted
- * form (findEcSpki) that is provably its own, and not the same bytes planted in a name or an extension:
+ * form (ecSpkiCandidates) that is provably its own, and not the same bytes planted in a name or an extension:
  * - OpenSSL's key for the certificate equals the candidate's (KeyObject.equals, EVP_PKEY_eq: same curve, same
  *   point; unlike a JWK export or a details query it is safe on any key OpenSSL imported, the point at infinity
  *   included), and
  * - the point's x coordinate occurs once in the whole certificate. Every encoding of an EC point holds x verbatim
  *   after its form byte, so the certificate's own SPKI has its x at exactly that place, behind the candidate's
  *   bytes: the uncompressed form byte, the BIT STRING header, an accepted named curve. That is the candidate.
- * Anything else (RSA, Ed25519, an x seen twice, a point off the curve) takes the general path, with its messages.
+ * An EC key no candidate proves is refused by the caller (see parseVerifierKey).
  */
 function certifiedEcKey(der: Buffer, certKey: KeyObject): { key: KeyObject; form: PublicKeyForm } | undefined {
-  const found = findEcSpki(der);
-  if (!found) return undefined;
-  const n = (found.form.point.length - 1) / 2;
-  const x = found.form.point.subarray(1, 1 + n);
-  if (der.indexOf(x, der.indexOf(x) + 1) >= 0) return undefined;
-  let key: KeyObject;
-  try {
-    key = importPublicKey(found.spki).key;
-  } catch {
-    return undefined;
+  let tried = 0;
+  for (const found of ecSpkiCandidates(der)) {
+    // An honest certificate holds one; a body stuffed with copies must not buy a key import and a scan per copy.
+    if (++tried > MAX_CANDIDATES) return undefined;
+    const n = (found.form.point.length - 1) / 2;
+    const x = found.form.point.subarray(1, 1 + n);
+    if (der.indexOf(x, der.indexOf(x) + 1) >= 0) continue;
+    let key: KeyObject;
+    try {
+      key = importPublicKey(found.spki).key;
+    } catch {
+      continue;
+    }
+    if (certKey.equals(key)) return { key, form: found.form };
   }
-  return certKey.equals(key) ? { key, form: found.form } : undefined;
+  return undefined;
 }
 
 /**
@@ -93,8 +100,12 @@ export function parseVerifierKey(pemBytes: Buffer, path: string): VerifierKey {
       // own DER: a certificate whose key is written another way (RSA without NULL parameters, a negative
       // modulus), which Go's x509 would not read, does not hold these bytes.
       const spki = publicKey.export({ type: 'spki', format: 'der' });
-      publicKeyForm(spki);
+      const form = publicKeyForm(spki);
       if (der.indexOf(spki) < 0) throw new UnsupportedKeyError('a key not written in DER the one way (Go\'s x509 would not read this certificate)');
+      // An EC key in the accepted form whose SPKI is the certificate's own is always proved by certifiedEcKey. Here
+      // its DER stands somewhere in the certificate, yet the certificate's own SPKI is written another way (a long
+      // length, say) or repeats the key's x: either way not the one encoding Go reads, and ambiguous.
+      if (form.type === 'ec') throw new UnsupportedKeyError('an EC key whose SubjectPublicKeyInfo is not written in DER the one way, or whose x coordinate the certificate repeats');
     } catch (e) {
       if (e instanceof UnsupportedKeyError) throw new BadRequestError(`${path} holds a certificate whose public key is ${e.message}`, e.malformed ? 'BAD_REQUEST' : 'ALGORITHM_NOT_ALLOWED');
       throw new BadRequestError(`${path} holds a certificate whose public key cannot be parsed`);

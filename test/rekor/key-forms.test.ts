@@ -36,6 +36,31 @@ function certificateFor(spki: Buffer, planted: Buffer[] = []): Buffer {
   return Buffer.from(AsnConvert.serialize(new Certificate({ tbsCertificate: tbs, signatureAlgorithm: alg, signatureValue: Uint8Array.from(signature).buffer })));
 }
 
+/**
+ * A certificate whose SPKI is `spki` with its SEQUENCE length written the long way (30 81 59, BER: OpenSSL reads it,
+ * Go does not), and the DER `spki` itself in an extension after it.
+ */
+function longFormSpkiCertificate(spki: Buffer): Buffer {
+  const ca = generateSigner();
+  const alg = new AlgorithmIdentifier({ algorithm: '1.2.840.10045.4.3.2' });
+  const tbs = new TBSCertificate({
+    version: Version.v3, serialNumber: new Uint8Array([1, 9]).buffer, signature: alg, issuer: new Name([]), subject: new Name([]),
+    validity: new Validity({ notBefore: new Date('2024-01-01T00:00:00Z'), notAfter: new Date('2034-01-01T00:00:00Z') }),
+    subjectPublicKeyInfo: AsnConvert.parse(spki, SubjectPublicKeyInfo),
+    extensions: new Extensions([new Extension({ extnID: '1.3.6.1.4.1.99999.1', critical: false, extnValue: new OctetString(spki) })]),
+  });
+  let tbsDer = Buffer.from(AsnConvert.serialize(tbs));
+  const at = tbsDer.indexOf(spki);
+  tbsDer = Buffer.concat([tbsDer.subarray(0, at), Buffer.from([0x30, 0x81]), spki.subarray(1), tbsDer.subarray(at + spki.length)]);
+  tbsDer.writeUInt16BE(tbsDer.readUInt16BE(2) + 1, 2); // the TBS is 30 82 LL LL: one byte longer now
+  const body = Buffer.concat([tbsDer, Buffer.from(AsnConvert.serialize(alg)), bitString(ca.sign(tbsDer))]);
+  return Buffer.concat([Buffer.from([0x30, 0x82, body.length >> 8, body.length & 0xff]), body]);
+}
+
+function bitString(bytes: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([0x03, bytes.length + 1, 0]), bytes]);
+}
+
 function compressed(spki: Buffer): Buffer {
   const prefix = Buffer.from(spki.subarray(0, spki.length - 65));
   prefix[1] = prefix[1]! - 32;
@@ -148,19 +173,23 @@ test('a certificate\'s key is read from its own SubjectPublicKeyInfo, never from
   }
   // The point at infinity with a canonical key beside it: refused, and the process lives on (next request answered).
   refused(await post(certificateFor(INFINITY, [b.spki]), bySigner(b.privateKey)), /public key cannot be parsed/);
-  // The certified key itself, whether its x also stands elsewhere in the certificate or not, signs for it.
-  t.is((await post(certificateFor(a.spki, [a.spki.subarray(-64, -32)]), bySigner(a.privateKey))).status, 201);
+  // The certified key signs for it, with another key's SPKI beside it or not; a certificate repeating its key's x is
+  // ambiguous and refused.
   t.is((await post(certificateFor(a.spki, [b.spki]), bySigner(a.privateKey))).status, 201);
   refused(await post(certificateFor(a.spki, [b.spki]), bySigner(b.privateKey)), /signature does not verify/);
-  t.is(rekor.logs[1].size(), 3);
+  refused(await post(certificateFor(a.spki, [a.spki.subarray(-64, -32)]), bySigner(a.privateKey)), /x coordinate the certificate repeats/);
+  // A key whose SPKI has a long-form length (30 81 59: BER, which OpenSSL reads and Go does not) with its DER copy in
+  // an extension: the copy is found but is not the certificate's own SPKI (a reviewer's 201 before).
+  refused(await post(longFormSpkiCertificate(a.spki), bySigner(a.privateKey)), /not written in DER the one way/);
+  t.is(rekor.logs[1].size(), 2);
 
-  // Which path read the key: from the SPKI's bytes (curve and point known, no DER export) for a plain certificate;
-  // the general one (OpenSSL's export) when the point's x stands twice in the certificate. Same key either way.
+  // Which path read the key: from the SPKI's bytes (curve and point known, no DER export) for an EC certificate; the
+  // general one (OpenSSL's export) for an RSA one. The same key either way.
   const read = (cert: Buffer) => parseVerifierKey(Buffer.from(derToPem(cert)), 'pem');
   const plain = read(certificateFor(a.spki));
   t.is(plain.form?.type, 'ec');
   t.deepEqual(plain.publicKey.export({ type: 'spki', format: 'der' }), a.spki);
-  const twice = read(certificateFor(a.spki, [a.spki.subarray(-64, -32)]));
-  t.is(twice.form, undefined);
-  t.deepEqual(twice.publicKey.export({ type: 'spki', format: 'der' }), a.spki);
+  const rsaRead = read(rsaCert);
+  t.is(rsaRead.form, undefined);
+  t.deepEqual(rsaRead.publicKey.export({ type: 'spki', format: 'der' }), rsaSpki);
 });
