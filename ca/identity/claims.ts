@@ -28,11 +28,12 @@ export function requireAscii(value: string, what: string): string {
 }
 
 /**
- * Controls (C0, DEL, C1) and invisible format characters (bidi overrides and isolates, zero-width space, BOM):
- * what a terminal or a policy page would not show as written. ZWNJ and ZWJ (U+200C, U+200D) are letters' glue in
- * several scripts and stay allowed.
+ * What a terminal or a policy page would not show as written: controls (C0, DEL, C1), every format character (bidi
+ * overrides, isolates and marks, zero-width space, BOM, tag characters, the interlinear annotation marks), line and
+ * paragraph separators, and the other default-ignorable code points (soft hyphen, combining grapheme joiner, Hangul
+ * fillers, variation selectors). ZWNJ and ZWJ (U+200C, U+200D) are letters' glue in several scripts and stay allowed.
  */
-const UNPRINTABLE = /[\p{Cc}\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]/u;
+const UNPRINTABLE = /(?![\u200c\u200d])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/u;
 
 /**
  * A UTF8String identity (a username SAN) must read as written: no unpaired surrogate (encoded as U+FFFD, the

@@ -112,6 +112,9 @@ test('username principal: OtherName sub!SubjectDomain, no ! and no email in the 
     ['\x1b[31mroot', /unprintable character U\+001B/], ['adm\u202enib', /U\+202E/], ['al\u200bice', /U\+200B/],
     ['\ufeffalice', /U\+FEFF/], ['alice\x00', /U\+0000/], ['alice\x85', /U\+0085/], ['al\u2066ice', /U\+2066/],
     ['alice\ud800', /unpaired surrogate/], ['\udc00alice', /unpaired surrogate/],
+    // a reviewer's list of what the first version let through
+    ['ali\u00adce', /U\+00AD/], ['ali\u061cce', /U\+061C/], ['ali\u180ece', /U\+180E/], ['ali\u2028ce', /U\+2028/], ['ali\u2029ce', /U\+2029/],
+    ['alice\u{e0041}', /U\+E0041/], ['ali\ufff9ce', /U\+FFF9/], ['ali\u034fce', /U\+034F/], ['ali\u3164ce', /U\+3164/], ['alice\ufe0f', /U\+FE0F/],
   ];
   for (const [sub, message] of unprintable) refuses(t, token(s, { sub }), message);
 });
