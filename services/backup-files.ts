@@ -3,7 +3,7 @@
  * target is a usage error), and work folders that a later run can tell apart from a live run's (see makeWorkFolder).
  */
 import { createHash } from 'node:crypto';
-import { accessSync, constants, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, realpathSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 
@@ -95,7 +95,13 @@ export function makeWorkFolder(parent: string, kind: 'backup' | 'restore'): stri
     if (pid === undefined && !legacy.test(name)) continue;
     const st = lstatSync(join(parent, name), { throwIfNoEntry: false });
     if (!st?.isDirectory()) continue;
-    if (pid !== undefined ? !running(Number(pid)) : Date.now() - st.mtimeMs > 86_400_000) rmSync(join(parent, name), { recursive: true, force: true });
+    if (pid !== undefined ? running(Number(pid)) : Date.now() - st.mtimeMs <= 86_400_000) continue;
+    // best effort: a folder this user cannot remove (another user's or root's, 0700) must not stop every later run
+    try {
+      rmSync(join(parent, name), { recursive: true, force: true });
+    } catch (e) {
+      process.stderr.write(`Warning: cannot remove the stale work folder ${join(parent, name)} (${reason(e)}): remove it as its owner\n`);
+    }
   }
   return mkdtempSync(join(parent, workFolderPrefix(kind)));
 }
@@ -115,10 +121,10 @@ function reason(e: unknown): string {
 
 /**
  * Checked before a restore reads anything: the archive is a readable file, and `dataDir` is a new or empty folder
- * whose parent can be made (it is made here, so the work folder can go beside it; `made` is what to remove on
- * failure, if anything was made).
+ * whose parent can be made (it is made here, so the work folder can go beside it; `made` lists the folders made,
+ * innermost first, to remove on failure only while empty: another run may have restored into one of them meanwhile).
  */
-export function checkRestoreTarget(archive: string, dataDir: string): { made: string | undefined } {
+export function checkRestoreTarget(archive: string, dataDir: string): { made: string[] } {
   let st;
   try {
     st = statSync(archive);
@@ -135,12 +141,35 @@ export function checkRestoreTarget(archive: string, dataDir: string): { made: st
   }
   if (target && !target.isDirectory()) throw new BackupTargetError(`--data-dir ${dataDir} is a file: give a new folder`);
   if (target && readdirSync(dataDir).length > 0) throw new BackupTargetError(`${dataDir} is not empty: restore into a new folder`);
-  let made: string | undefined;
+  const made: string[] = [];
   try {
-    made = target ? undefined : mkdirSync(dirname(dataDir), { recursive: true });
+    const first = target ? undefined : mkdirSync(dirname(dataDir), { recursive: true });
+    if (first !== undefined) {
+      // mkdir -p gives the outermost folder it made: every folder from the parent up to that one is new
+      const outermost = resolve(first);
+      for (let dir = resolve(dirname(dataDir)); ; dir = dirname(dir)) {
+        made.push(dir);
+        if (dir === outermost || dirname(dir) === dir) break;
+      }
+    }
     accessSync(dirname(dataDir), constants.W_OK);
   } catch (e) {
+    removeMadeFolders(made);
     throw new BackupTargetError(`cannot make ${dataDir} in ${dirname(dataDir)}: ${reason(e)}`);
   }
   return { made };
+}
+
+/**
+ * Removes the folders a failed restore made, innermost first, each only while empty (rmdir, never recursive): a
+ * folder made by this run may since hold another run's restored data folder, which is not ours to delete.
+ */
+export function removeMadeFolders(made: string[]): void {
+  for (const dir of made) {
+    try {
+      rmdirSync(dir);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'ENOENT') return; // not empty (or not ours): nor are the ones around it
+    }
+  }
 }

@@ -9,7 +9,7 @@ import { signCheckpoint, verifyCheckpoint } from '../log/checkpoint.ts';
 import type { Signer } from '../core/signer.ts';
 import { loadKeyFile } from './keys.ts';
 import { activeRekorTree, readMeta, type DeploymentMeta } from './meta.ts';
-import { BackupError, BackupTargetError, checkBackupTarget, checkRestoreTarget, makeWorkFolder, type RunOptions } from './backup-files.ts';
+import { BackupError, BackupTargetError, checkBackupTarget, checkRestoreTarget, makeWorkFolder, removeMadeFolders, type RunOptions } from './backup-files.ts';
 
 /**
  * Backups of a data folder into one archive file, taken online (while a server appends), and restores that prove
@@ -260,6 +260,8 @@ export async function restoreDataDir(archive: string, dataDir: string, onProgres
   const { made } = checkRestoreTarget(archive, dataDir); // named as given
   dataDir = resolve(dataDir);
   let staging: string | undefined;
+  let renamed = false;
+  let existed = false;
   try {
     const { manifest, offset } = readManifest(archive);
     opts.signal?.throwIfAborted();
@@ -285,13 +287,20 @@ export async function restoreDataDir(archive: string, dataDir: string, onProgres
     }
     opts.signal?.throwIfAborted();
     // rmdir, not rm -r: the folder was empty when checked, and whatever appeared in it since is not ours to delete
-    if (existsSync(dataDir)) rmdirSync(dataDir);
+    if (existsSync(dataDir)) {
+      rmdirSync(dataDir);
+      existed = true;
+    }
     renameSync(staging, dataDir);
+    renamed = true;
     chmodSync(join(dataDir, 'keys'), 0o700);
     return sizes;
   } catch (err) {
-    if (staging) rmSync(staging, { recursive: true, force: true });
-    if (made) rmSync(made, { recursive: true, force: true });
+    // only what this run made: its staging folder (or the target it became), then the parents it made while empty;
+    // never a parent recursively, which may hold another restore's finished data folder by now
+    if (staging) rmSync(renamed ? dataDir : staging, { recursive: true, force: true });
+    if (existed && !existsSync(dataDir)) mkdirSync(dataDir); // the empty folder it was given, as it was
+    removeMadeFolders(made);
     throw err;
   }
 }

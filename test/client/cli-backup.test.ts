@@ -8,12 +8,12 @@ import test from 'ava';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { backupDataDir, workFolderPrefix } from '../../services/backup.ts';
-import { CLI, ROOT, runCli } from '../helpers/cli.ts';
+import { CLI, collect, ROOT, runCli } from '../helpers/cli.ts';
 import { startStack } from '../helpers/stack.ts';
 
 let base: string;
@@ -130,6 +130,82 @@ test.serial('a run removes the work folders of killed runs (their pid is gone, o
   const r = await runCli(['log', 'backup', '--data-dir', small, '--to', join(out, 'small.bak')]);
   t.is(r.code, 0, r.stderr);
   t.deepEqual(readdirSync(out).sort(), ['.sigstack-backup-new123', live, 'small.bak'].sort());
+});
+
+for (const ending of ['SIGINT', 'a truncated archive'] as const) {
+  test.serial(`a restore stopped by ${ending} removes the parent it made only while empty: another restore's data folder in it stays`, async (t) => {
+    const out = mkdtempSync(join(base, 'shared-parent-'));
+    const other = join(base, `other-${ending === 'SIGINT' ? 'int' : 'trunc'}.bak`);
+    await backupDataDir(small, other);
+    let archive = largeArchive;
+    if (ending === 'a truncated archive') {
+      archive = join(base, 'truncated.bak');
+      copyFileSync(largeArchive, archive);
+      truncateSync(archive, Math.floor(statSync(archive).size / 2));
+    }
+    // restore A makes out/new, and is paused mid-unpack (SIGSTOP, as a long restore would be)
+    const a = spawn(process.execPath, ['--import', 'tsx', CLI, 'log', 'restore', '--from', archive, '--data-dir', join(out, 'new', 'a')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const done = collect(a);
+    let exited = false;
+    a.on('exit', () => (exited = true));
+    const staging = () => existsSync(join(out, 'new')) && readdirSync(join(out, 'new')).some((n) => n.startsWith('.sigstack-restore-'));
+    while (!exited && !staging()) await new Promise((r) => setTimeout(r, 10));
+    t.true(!exited && a.kill('SIGSTOP'), 'restore A was still running');
+    // restore B into a sibling folder of the parent A made, to the end
+    const b = await runCli(['log', 'restore', '--from', other, '--data-dir', join(out, 'new', 'b')]);
+    t.is(b.code, 0, b.stderr);
+    if (ending === 'SIGINT') a.kill('SIGINT');
+    a.kill('SIGCONT');
+    const r = await done;
+    if (ending === 'SIGINT') t.regex(r.stderr, /Interrupted \(SIGINT\)/);
+    else t.regex(r.stderr, /truncated in log\/rekor\.db/);
+    t.deepEqual(readdirSync(join(out, 'new')), ['b'], 'A removed its own work folder and nothing else');
+    t.true(existsSync(join(out, 'new', 'b', 'meta.json')), 'B\'s restored data folder is intact');
+    t.true(existsSync(join(out, 'new', 'b', 'keys', 'rekor.key.pem')), 'and its keys');
+    if (ending === 'a truncated archive') {
+      // alone, a failed restore still removes all the (empty) parents it made, innermost first
+      const alone = await runCli(['log', 'restore', '--from', archive, '--data-dir', join(out, 'x', 'y', 'z', 'r')]);
+      t.is(alone.code, 1, alone.stderr);
+      t.deepEqual(readdirSync(out), ['new'], 'x/y/z removed');
+    }
+  });
+}
+
+test.serial('a stale work folder that this user cannot remove (root\'s, 0700) is skipped with a warning: the backup still succeeds', async (t) => {
+  if (process.getuid?.() !== 0) {
+    t.log('skipped: needs root, to run the CLI as another user (setpriv) beside a root-owned work folder');
+    t.pass();
+    return;
+  }
+  // the service user's folders, readable from outside (base is 0700)
+  const home = mkdtempSync(join(tmpdir(), 'sigstack-cli-backup-user-'));
+  t.teardown(() => rmSync(home, { recursive: true, force: true }));
+  chmodSync(home, 0o755);
+  const data = join(home, 'data');
+  const out = join(home, 'out');
+  cpSync(small, data, { recursive: true });
+  mkdirSync(out);
+  const chownAll = (p: string) => {
+    chownSync(p, 65534, 65534);
+    if (statSync(p).isDirectory()) for (const n of readdirSync(p)) chownAll(join(p, n));
+  };
+  chownAll(data);
+  chownAll(out);
+  // a root backup killed outright (OOM) left its work folder, 0700 with a database copy in it
+  const gone = spawn(process.execPath, ['-e', '']);
+  await once(gone, 'exit');
+  const stale = `${workFolderPrefix('backup', gone.pid)}AbC123`;
+  mkdirSync(join(out, stale), { mode: 0o700 });
+  writeFileSync(join(out, stale, 'rekor.db'), 'a copy');
+  for (const night of [1, 2]) {
+    const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', CLI,
+      'log', 'backup', '--data-dir', data, '--to', join(out, `night-${night}.bak`)], { cwd: ROOT, env: { ...process.env, HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const r = await collect(child);
+    t.is(r.code, 0, r.stderr);
+    t.notRegex(r.stderr, /EACCES|scandir/);
+    t.regex(r.stderr, new RegExp(`cannot remove the stale work folder \\S*${stale}`));
+  }
+  t.deepEqual(readdirSync(out).sort(), ['night-1.bak', 'night-2.bak', stale].sort(), 'the backups, and root\'s folder left for root');
 });
 
 test.serial('restore: usage errors are named and exit 2; a --data-dir in folders that do not exist yet is restored', async (t) => {
