@@ -3,6 +3,7 @@ import { Frontier } from './merkle/frontier.ts';
 import { consistencyProof, inclusionProof, rootHash } from './merkle/proofs.ts';
 import { isTreeIndex } from './merkle/tree-math.ts';
 import { PendingCheckpoints } from './pending-checkpoints.ts';
+import { checkAfterOpen, checkBeforeOpen, publishedSizePath, PublishedSizeMark } from './published-size.ts';
 import { GroupCommitQueue } from './sequencer.ts';
 import { NodeCache } from './store/node-cache.ts';
 import { SqliteStore, type PublishedCheckpoint } from './store/sqlite-store.ts';
@@ -29,6 +30,11 @@ export interface MerkleLogOptions {
   pageSize?: number;
   /** Progress of converting an older (schema 1) database on open: 256-leaf groups done, groups in all. */
   migrationProgress?: (done: number, total: number) => void;
+  /**
+   * Least milliseconds between two writes of `<path>.published`, the largest published tree size (log/published-size.ts;
+   * default 1000). Close always writes what is left.
+   */
+  publishedSizeIntervalMs?: number;
 }
 
 /**
@@ -75,16 +81,22 @@ class SqliteMerkleLog implements IndexedMerkleLog {
   readonly #indexed: boolean;
   readonly #queue: GroupCommitQueue<AppendRequest, AppendResult>;
   readonly #pending = new PendingCheckpoints(() => this.#flushPending());
+  /** `<path>.published`, kept after each commit of published checkpoints (none for ':memory:'). */
+  readonly #mark: PublishedSizeMark | undefined;
   #frontier: Frontier;
   #root: Buffer;
   #closed = false;
 
   constructor(options: MerkleLogOptions) {
+    // A database smaller than the tree size clients were shown (rolled back, or its WAL lost) is refused before the
+    // store opens it and writes its schema (log/published-size.ts): PublishedSizeError names both files and sizes.
+    const published = checkBeforeOpen(options.path);
     this.#store = new SqliteStore(options.path, { pageSize: options.pageSize, migrationProgress: options.migrationProgress });
     this.#clock = options.clock ?? Date.now;
     this.#indexKeys = options.indexKeys ?? (() => []);
     this.#indexed = options.indexKeys !== undefined;
     try {
+      checkAfterOpen(options.path, published, this.#store.count());
       if (options.indexKeys) this.#store.backfillSearchIndex(options.indexKeys);
       this.#frontier = this.#loadFrontier();
     } catch (e) {
@@ -92,6 +104,7 @@ class SqliteMerkleLog implements IndexedMerkleLog {
       throw e;
     }
     this.#root = this.#frontier.root();
+    this.#mark = publishedSizePath(options.path) === undefined ? undefined : new PublishedSizeMark(options.path, published, options.publishedSizeIntervalMs);
     const cache = new NodeCache(this.#store);
     this.#nodes = { node: (level, index) => this.#frontier.hashAt(level, index) ?? cache.node(level, index) };
     this.#queue = new GroupCommitQueue((batch) => this.#commit(batch));
@@ -158,6 +171,7 @@ class SqliteMerkleLog implements IndexedMerkleLog {
     }
     this.#frontier = frontier;
     this.#root = frontier.root();
+    this.#markPublished(published);
     return results;
   }
 
@@ -210,6 +224,7 @@ class SqliteMerkleLog implements IndexedMerkleLog {
   publishCheckpoint(size: number, note: string): void {
     this.#checkTreeSize(size);
     this.#store.publishCheckpoint(size, note, Math.floor(this.#clock()));
+    this.#mark?.committed(size); // a statement of its own: committed (and fsynced) when it returns
   }
 
   publishCheckpointLater(size: number, note: string): void {
@@ -227,7 +242,17 @@ class SqliteMerkleLog implements IndexedMerkleLog {
       });
     } catch {
       this.#pending.restore(rows); // the next batch of appends (or close) tries again
+      return;
     }
+    this.#markPublished(rows);
+  }
+
+  /** Published-checkpoint rows have committed: the high-water-mark file may follow (never before, never beyond). */
+  #markPublished(rows: readonly { size: number }[]): void {
+    if (!this.#mark || rows.length === 0) return;
+    let max = 0;
+    for (const r of rows) if (r.size > max) max = r.size;
+    this.#mark.committed(max);
   }
 
   #flushPending(): void {
@@ -255,6 +280,7 @@ class SqliteMerkleLog implements IndexedMerkleLog {
     this.#queue.drain();
     this.#pending.cancel();
     this.#writePending();
+    this.#mark?.close();
     this.#store.close();
   }
 

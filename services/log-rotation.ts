@@ -1,4 +1,5 @@
 import { copyFileSync, existsSync, linkSync, rmSync } from 'node:fs';
+import { PUBLISHED_SUFFIX } from '../log/published-size.ts';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { signCheckpoint } from '../log/checkpoint.ts';
@@ -116,7 +117,11 @@ export async function rotateRekorLog(dataDir: string, opts: RotationOptions = {}
     while (taken.has(newId)) newId = newTreeId();
     const frozenFiles = rekorTreeFiles(current.treeId);
     const next = rekorTreeFiles(newId);
+    // the published-size mark (log/published-size.ts) goes with its database: the frozen tree keeps its guard
+    const mark = `${dbPath}${PUBLISHED_SUFFIX}`;
+    const movesMark = frozenFiles.dbFile !== current.dbFile && existsSync(mark);
     if (frozenFiles.dbFile !== current.dbFile) addName(dbPath, join(dataDir, frozenFiles.dbFile));
+    if (movesMark) addName(mark, join(dataDir, `${frozenFiles.dbFile}${PUBLISHED_SUFFIX}`));
     if (frozenFiles.keyFile !== current.keyFile) addName(join(dataDir, current.keyFile), join(dataDir, frozenFiles.keyFile));
     const newKey = loadOrCreateKeyFile(join(dataDir, next.keyFile)).signer;
     await openMerkleLog({ path: join(dataDir, next.dbFile) }).close();
@@ -126,6 +131,7 @@ export async function rotateRekorLog(dataDir: string, opts: RotationOptions = {}
     writeMeta(dataDir, meta); // the commit
 
     if (frozenFiles.dbFile !== current.dbFile) rmSync(dbPath, { force: true });
+    if (movesMark) rmSync(mark, { force: true });
     if (frozenFiles.keyFile !== current.keyFile) rmSync(join(dataDir, current.keyFile), { force: true });
     return {
       old: { treeId: current.treeId, treeSize, rootHash: rootHash.toString('hex'), keyId: oldKey.keyId.toString('hex'), start, end },

@@ -1,3 +1,4 @@
+import { PublishedSizeError } from '../log/published-size.ts';
 import type Router from '@koa/router';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -117,6 +118,8 @@ function openLogDatabase(path: string, what: string, create = false, indexKeys: 
     return openMerkleLog({ path, indexKeys });
   } catch (err) {
     const why = (err as Error).message;
+    // the engine's own rollback refusal names both files and the restore route already
+    if (err instanceof PublishedSizeError) throw new DataFolderError(`${what}: ${why}`);
     throw new DataFolderError(create ? `cannot create ${path} (${what}): ${why}` : databaseMessage(path, what, `cannot be opened as a log database (${why})`));
   }
 }

@@ -3,6 +3,7 @@
  * same data folder, sign again. Both bundles verify with our verifier and with @sigstore/verify under the new
  * trusted root; the frozen tree stays readable through every read route with its own key, tree id and checkpoint.
  */
+import { readPublishedSize } from '../../log/published-size.ts';
 import test from 'ava';
 import { createHash, createPublicKey, createVerify } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -48,6 +49,9 @@ test('rotate prints what it did and records the frozen tree; the data folder nam
   t.deepEqual(meta.inactiveShards!.map((s) => [s.treeId, s.treeSize, s.dbFile]), [[oldTree, 2, `log/rekor-${oldTree}.db`]]);
   t.is(meta.dbFile, `log/rekor-${meta.treeId}.db`);
   t.throws(() => readFileSync(join(dataDir, 'keys/rekor.key.pem')), { code: 'ENOENT' }, 'the old name of the frozen key is gone');
+  // the published-size mark went with its database (the frozen tree keeps its rollback guard)
+  t.throws(() => readFileSync(join(dataDir, 'log/rekor.db.published')), { code: 'ENOENT' });
+  t.is(readPublishedSize(join(dataDir, `log/rekor-${oldTree}.db`)), 2);
 });
 
 test('GET /api/v1/log lists the frozen tree with its size, root and final checkpoint signed by the old key', async (t) => {
