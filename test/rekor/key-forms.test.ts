@@ -19,21 +19,23 @@ const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64');
 const INFINITY = Buffer.from('3019301306072a8648ce3d020106082a8648ce3d03010703020000', 'hex');
 const ARTIFACT = Buffer.from('artifact');
 
-/**
- * A certificate carrying `spki`, signed by a throwaway CA (the log does not judge chains); each of `planted` goes in
- * an extension of its own, verbatim (bytes a certificate may carry besides its key).
- */
-function certificateFor(spki: Buffer, planted: Buffer[] = []): Buffer {
-  const ca = generateSigner();
-  const alg = new AlgorithmIdentifier({ algorithm: '1.2.840.10045.4.3.2' });
-  const tbs = new TBSCertificate({
-    version: Version.v3, serialNumber: new Uint8Array([1, 9]).buffer, signature: alg, issuer: new Name([]), subject: new Name([]),
+const ALG = new AlgorithmIdentifier({ algorithm: '1.2.840.10045.4.3.2' });
+
+/** A TBS carrying `spki`; each of `planted` goes in an extension of its own, verbatim (bytes a certificate may carry besides its key). */
+function tbsFor(spki: Buffer, planted: Buffer[]): TBSCertificate {
+  return new TBSCertificate({
+    version: Version.v3, serialNumber: new Uint8Array([1, 9]).buffer, signature: ALG, issuer: new Name([]), subject: new Name([]),
     validity: new Validity({ notBefore: new Date('2024-01-01T00:00:00Z'), notAfter: new Date('2034-01-01T00:00:00Z') }),
     subjectPublicKeyInfo: AsnConvert.parse(spki, SubjectPublicKeyInfo),
     extensions: planted.length === 0 ? undefined : new Extensions(planted.map((bytes, i) => new Extension({ extnID: `1.3.6.1.4.1.99999.${i + 1}`, critical: false, extnValue: new OctetString(bytes) }))),
   });
-  const signature = ca.sign(Buffer.from(AsnConvert.serialize(tbs)));
-  return Buffer.from(AsnConvert.serialize(new Certificate({ tbsCertificate: tbs, signatureAlgorithm: alg, signatureValue: Uint8Array.from(signature).buffer })));
+}
+
+/** A certificate of tbsFor(spki, planted), signed by a throwaway CA (the log does not judge chains). */
+function certificateFor(spki: Buffer, planted: Buffer[] = []): Buffer {
+  const tbs = tbsFor(spki, planted);
+  const signature = generateSigner().sign(Buffer.from(AsnConvert.serialize(tbs)));
+  return Buffer.from(AsnConvert.serialize(new Certificate({ tbsCertificate: tbs, signatureAlgorithm: ALG, signatureValue: Uint8Array.from(signature).buffer })));
 }
 
 /**
@@ -41,19 +43,11 @@ function certificateFor(spki: Buffer, planted: Buffer[] = []): Buffer {
  * Go does not), and the DER `spki` itself in an extension after it.
  */
 function longFormSpkiCertificate(spki: Buffer): Buffer {
-  const ca = generateSigner();
-  const alg = new AlgorithmIdentifier({ algorithm: '1.2.840.10045.4.3.2' });
-  const tbs = new TBSCertificate({
-    version: Version.v3, serialNumber: new Uint8Array([1, 9]).buffer, signature: alg, issuer: new Name([]), subject: new Name([]),
-    validity: new Validity({ notBefore: new Date('2024-01-01T00:00:00Z'), notAfter: new Date('2034-01-01T00:00:00Z') }),
-    subjectPublicKeyInfo: AsnConvert.parse(spki, SubjectPublicKeyInfo),
-    extensions: new Extensions([new Extension({ extnID: '1.3.6.1.4.1.99999.1', critical: false, extnValue: new OctetString(spki) })]),
-  });
-  let tbsDer = Buffer.from(AsnConvert.serialize(tbs));
+  let tbsDer = Buffer.from(AsnConvert.serialize(tbsFor(spki, [spki])));
   const at = tbsDer.indexOf(spki);
   tbsDer = Buffer.concat([tbsDer.subarray(0, at), Buffer.from([0x30, 0x81]), spki.subarray(1), tbsDer.subarray(at + spki.length)]);
   tbsDer.writeUInt16BE(tbsDer.readUInt16BE(2) + 1, 2); // the TBS is 30 82 LL LL: one byte longer now
-  const body = Buffer.concat([tbsDer, Buffer.from(AsnConvert.serialize(alg)), bitString(ca.sign(tbsDer))]);
+  const body = Buffer.concat([tbsDer, Buffer.from(AsnConvert.serialize(ALG)), bitString(generateSigner().sign(tbsDer))]);
   return Buffer.concat([Buffer.from([0x30, 0x82, body.length >> 8, body.length & 0xff]), body]);
 }
 
