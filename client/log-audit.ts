@@ -1,6 +1,7 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { importPublicKey, importPublicKeyPem } from '../core/public-key.ts';
-import { accessSync, constants, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { writeFileAtomic } from '../core/atomic-file.ts';
 import { dirname, resolve } from 'node:path';
 import { parseCheckpointBody, parseSignedNote, verifyCheckpoint } from '../log/checkpoint.ts';
 import { auditTree, type TreeHead } from './log-audit-tree.ts';
@@ -256,9 +257,7 @@ async function auditWith(read: Read, o: AuditOptions, progress: (line: string) =
   await auditTree(`${base}/api/v1/log/proof?`, tiles, head, savedShard ? undefined : saved, read, progress);
   if (o.checkpoint) {
     // replaced whole or not at all: a crash mid-write must not lose the last verified checkpoint
-    const tmp = `${o.checkpoint}.${process.pid}.tmp`;
-    writeFileSync(tmp, note);
-    renameSync(tmp, o.checkpoint);
+    writeFileAtomic(o.checkpoint, note);
   }
   return { size: head.size, root: head.rootHash.toString('hex'), frozen };
 }

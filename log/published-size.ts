@@ -1,6 +1,7 @@
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import Database from 'better-sqlite3';
+import { writeFileAtomic } from '../core/atomic-file.ts';
 
 /**
  * The high-water mark of a log database: the largest tree size whose checkpoint was published (recorded as shown to
@@ -22,7 +23,9 @@ export function publishedSizePath(dbPath: string): string | undefined {
   return dbPath === '' || dbPath === ':memory:' || dbPath.startsWith('file:') ? undefined : `${dbPath}${PUBLISHED_SUFFIX}`;
 }
 
-const RESTORE = 'restore the data folder from its last backup (sigstack log restore --from ARCHIVE --data-dir NEW-FOLDER) and serve the restored folder';
+/** How a damaged data folder is mended: from a backup, never by starting afresh (services/ words its refusals with it too). */
+export const RESTORE_ADVICE = 'restore the data folder from its last backup (sigstack log restore --from ARCHIVE --data-dir NEW-FOLDER) and serve the restored folder';
+const RESTORE = RESTORE_ADVICE;
 
 /**
  * A database that cannot be served under its high-water mark: it holds fewer entries than were published
@@ -82,36 +85,10 @@ export function readPublishedSize(dbPath: string, markPath = `${dbPath}${PUBLISH
   return size;
 }
 
-/** Replaces the file crash-safely: temporary file, fsync, rename, fsync of the folder (where the platform allows it). */
+/** Replaces the file crash-safely (core/atomic-file.ts). */
 export function writePublishedSize(dbPath: string, size: number, markPath = `${dbPath}${PUBLISHED_SUFFIX}`): void {
   const body: MarkFile = { publishedTreeSize: size, database: basename(dbPath) };
-  const tmp = `${markPath}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o644);
-  try {
-    writeSync(fd, `${JSON.stringify(body)}\n`);
-    fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  closeSync(fd);
-  try {
-    renameSync(tmp, markPath);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  try {
-    const dir = openSync(dirname(markPath), 'r');
-    try {
-      fsyncSync(dir);
-    } finally {
-      closeSync(dir);
-    }
-  } catch {
-    // a platform or file system without directory fsync: the rename is still atomic
-  }
+  writeFileAtomic(markPath, `${JSON.stringify(body)}\n`, 0o644);
 }
 
 /**

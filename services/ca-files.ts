@@ -5,7 +5,8 @@ import { initCa, rotateIntermediate } from '../ca/ceremony.ts';
 import { createCaHierarchy } from '../ca/hierarchy.ts';
 import { generatePkcs11Key, pkcs11Signer, type Pkcs11Options } from '../ca/pkcs11-signer.ts';
 import type { Signer } from '../core/signer.ts';
-import { keysDir, loadKeyFile, loadOrCreateKey, writeFileAtomic } from './keys.ts';
+import { writeFileAtomic } from '../core/atomic-file.ts';
+import { keysDir, loadKeyFile, loadOrCreateKey } from './keys.ts';
 import { derToPem, pemToDerList } from '../core/pem.ts';
 import { readMeta } from './meta.ts';
 import { CA_INTERMEDIATE_KEY, checkCaFolder } from './data-folder.ts';
@@ -75,7 +76,7 @@ export function loadOrCreateCa(dataDir: string): { intermediate: Signer; chainDe
   const root = loadOrCreateKey(dataDir, 'ca-root').signer;
   const { rootDer, intermediateDer } = createCaHierarchy({ rootSigner: root, intermediateSigner: intermediate });
   mkdirSync(paths.dir, { recursive: true });
-  writeFileAtomic(paths.chain, derToPem(intermediateDer) + derToPem(rootDer));
+  writeFileAtomic(paths.chain, derToPem(intermediateDer) + derToPem(rootDer), 0o644);
   return { intermediate, chainDer: [intermediateDer, rootDer], created: true };
 }
 
@@ -115,8 +116,8 @@ export function initCaFiles(opts: { dataDir: string; rootKeyOut: string; passphr
   mkdirSync(dirname(opts.rootKeyOut), { recursive: true, mode: 0o700 });
   writeFileAtomic(opts.rootKeyOut, result.rootKeyPem, 0o600);
   if (result.intermediateKeyPem) writeFileAtomic(intermediateKey, result.intermediateKeyPem, 0o600);
-  writeFileAtomic(join(paths.dir, 'root.pem'), derToPem(result.rootDer));
-  writeFileAtomic(paths.chain, derToPem(result.intermediateDer) + derToPem(result.rootDer));
+  writeFileAtomic(join(paths.dir, 'root.pem'), derToPem(result.rootDer), 0o644);
+  writeFileAtomic(paths.chain, derToPem(result.intermediateDer) + derToPem(result.rootDer), 0o644);
   const keyPlace = opts.pkcs11 ? `PKCS#11 token "${opts.pkcs11.tokenLabel}" key "${opts.pkcs11.keyLabel}"` : intermediateKey;
   return { rootDer: result.rootDer, intermediateDer: result.intermediateDer, files: [opts.rootKeyOut, keyPlace, paths.chain] };
 }
@@ -145,8 +146,8 @@ export function rotateCaFiles(opts: { dataDir: string; rootKeyPem: string; passp
     ],
   };
   // history first: a crash between the two writes leaves the old chain current and listed, never lost
-  writeFileAtomic(paths.history, `${JSON.stringify(doc, null, 2)}\n`);
+  writeFileAtomic(paths.history, `${JSON.stringify(doc, null, 2)}\n`, 0o644);
   writeFileAtomic(join(keysDir(opts.dataDir), 'ca-intermediate.key.pem'), intermediateKeyPem, 0o600);
-  writeFileAtomic(paths.chain, derToPem(intermediateDer) + derToPem(rootDer));
+  writeFileAtomic(paths.chain, derToPem(intermediateDer) + derToPem(rootDer), 0o644);
   return { intermediateDer, previousDer: oldChain[0]! };
 }

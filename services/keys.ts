@@ -1,7 +1,8 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { generateKeyPairSync, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { signerFromPem, type Signer } from '../core/signer.ts';
+import { writeFileAtomic } from '../core/atomic-file.ts';
 import { ConfigError, DataFolderError, RESTORE_ADVICE } from './startup-errors.ts';
 
 /**
@@ -75,13 +76,6 @@ export function loadKeyFile(file: string, what = 'a key'): Signer {
   }
 }
 
-/** Writes via a temporary file and rename, so a crash never leaves a half-written key or certificate. */
-export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o644): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, data, { mode });
-  chmodSync(tmp, mode);
-  renameSync(tmp, file);
-}
 
 /**
  * The passphrase of the CA's encrypted keys and where it came from: SIGSTACK_CA_PASSPHRASE, or the first line of

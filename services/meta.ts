@@ -2,7 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Signer } from '../core/signer.ts';
-import { loadKeyFile, writeFileAtomic } from './keys.ts';
+import { writeFileAtomic } from '../core/atomic-file.ts';
+import { loadKeyFile } from './keys.ts';
 
 /**
  * Facts fixed when a data folder is first used and never changed after, because signed artefacts
@@ -115,7 +116,7 @@ export function readMeta(dataDir: string): DeploymentMeta {
 }
 
 export function writeMeta(dataDir: string, meta: DeploymentMeta): void {
-  writeFileAtomic(metaFile(dataDir), `${JSON.stringify(meta, null, 2)}\n`);
+  writeFileAtomic(metaFile(dataDir), `${JSON.stringify(meta, null, 2)}\n`, 0o644);
 }
 
 /** A random positive int64 as a decimal string, as Trillian tree ids are. */

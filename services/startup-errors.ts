@@ -14,4 +14,4 @@ export class ConfigError extends Error {}
 export class DataFolderError extends Error {}
 
 /** How a damaged data folder is mended: from a backup, never by starting afresh. */
-export const RESTORE_ADVICE = 'restore the data folder from its last backup (sigstack log restore --from ARCHIVE --data-dir NEW-FOLDER) and serve the restored folder';
+export { RESTORE_ADVICE } from '../log/published-size.ts';
