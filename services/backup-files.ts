@@ -3,6 +3,7 @@
  * target is a usage error), and work folders that a later run can tell apart from a live run's (see makeWorkFolder).
  */
 import { createHash } from 'node:crypto';
+import { fsReason } from '../core/fs-reason.ts';
 import { accessSync, constants, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, realpathSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
@@ -100,7 +101,7 @@ export function makeWorkFolder(parent: string, kind: 'backup' | 'restore'): stri
     try {
       rmSync(join(parent, name), { recursive: true, force: true });
     } catch (e) {
-      process.stderr.write(`Warning: cannot remove the stale work folder ${join(parent, name)} (${reason(e)}): remove it as its owner\n`);
+      process.stderr.write(`Warning: cannot remove the stale work folder ${join(parent, name)} (${fsReason(e)}): remove it as its owner\n`);
     }
   }
   return mkdtempSync(join(parent, workFolderPrefix(kind)));
@@ -110,13 +111,6 @@ export function makeWorkFolder(parent: string, kind: 'backup' | 'restore'): stri
 export interface RunOptions {
   overwrite?: boolean;
   signal?: AbortSignal;
-}
-
-/** A failed file operation in words, not an errno. */
-function reason(e: unknown): string {
-  const code = (e as { code?: string }).code;
-  const words: Record<string, string> = { ENOENT: 'it does not exist', EACCES: 'permission denied', EPERM: 'permission denied', ENOTDIR: 'a part of its path is not a folder' };
-  return (code && words[code]) || (e as Error).message;
 }
 
 /**
@@ -130,14 +124,14 @@ export function checkRestoreTarget(archive: string, dataDir: string): { made: st
     st = statSync(archive);
     accessSync(archive, constants.R_OK);
   } catch (e) {
-    throw new BackupTargetError(`cannot read the archive ${archive}: ${reason(e)}`);
+    throw new BackupTargetError(`cannot read the archive ${archive}: ${fsReason(e)}`);
   }
   if (st.isDirectory()) throw new BackupTargetError(`the archive ${archive} is a folder: give the file \`log backup\` wrote`);
   let target;
   try {
     target = statSync(dataDir, { throwIfNoEntry: false });
   } catch (e) {
-    throw new BackupTargetError(`cannot make ${dataDir}: ${reason(e)}`);
+    throw new BackupTargetError(`cannot make ${dataDir}: ${fsReason(e)}`);
   }
   if (target && !target.isDirectory()) throw new BackupTargetError(`--data-dir ${dataDir} is a file: give a new folder`);
   if (target && readdirSync(dataDir).length > 0) throw new BackupTargetError(`${dataDir} is not empty: restore into a new folder`);
@@ -155,7 +149,7 @@ export function checkRestoreTarget(archive: string, dataDir: string): { made: st
     accessSync(dirname(dataDir), constants.W_OK);
   } catch (e) {
     removeMadeFolders(made);
-    throw new BackupTargetError(`cannot make ${dataDir} in ${dirname(dataDir)}: ${reason(e)}`);
+    throw new BackupTargetError(`cannot make ${dataDir} in ${dirname(dataDir)}: ${fsReason(e)}`);
   }
   return { made };
 }

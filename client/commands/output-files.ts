@@ -1,24 +1,15 @@
 /**
  * Output files of the client commands (--bundle, --out, --signing-config, the key pair) and their bounded inputs.
  * Outputs are checked before anything is signed or logged (checkOutputPath) and written whole or not at all
- * (writeOutputFile). `-` means stdout, as in cosign; /dev/stdout, /dev/stderr, /dev/fd/N and /proc/self/fd/N are
- * written through the descriptor itself: opening them by name fails for a socket (ENXIO, which is what Node's
- * child_process gives a child), and realpath of a pipe is no path at all (`pipe:[123]`).
+ * (writeOutputFile). `-` means stdout, as in cosign; /dev/stdout and /dev/stderr (also as /dev/fd/1, /proc/self/fd/2...)
+ * are written through the descriptor itself: opening them by name fails for a socket (ENXIO, which is what Node's
+ * child_process gives a child), and realpath of a pipe is no path at all (`pipe:[123]`). Other descriptors are
+ * refused: Node holds its own from 3 up.
  */
 import { randomBytes } from 'node:crypto';
 import { accessSync, chmodSync, closeSync, constants, fstatSync, fsyncSync, openSync, readlinkSync, readSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join, normalize, resolve } from 'node:path';
-
-/** A failed file operation in words ("it does not exist"), not an errno; unknown ones keep Node's message. */
-export function fsReason(e: unknown): string {
-  const reasons: Record<string, string> = {
-    ENOENT: 'it does not exist', EACCES: 'permission denied', EPERM: 'permission denied', EISDIR: 'it is a folder',
-    ENOTDIR: 'a part of its path is not a folder', ELOOP: 'too many symbolic links', ENAMETOOLONG: 'the name is too long',
-    ENXIO: 'it cannot be opened by name (a socket?)', EPIPE: 'the reading end of the pipe is closed', ENOSPC: 'the disk is full', EROFS: 'the file system is read-only',
-  };
-  const err = e as { code?: string; message?: string };
-  return (err.code && reasons[err.code]) || err.message || String(e);
-}
+import { fsReason } from '../../core/fs-reason.ts';
 
 const DESCRIPTOR = /^\/(?:dev\/(stdin|stdout|stderr)|dev\/fd\/(\d+)|proc\/(?:self|thread-self|(\d+))\/fd\/(\d+))$/;
 const NAMED: Record<string, number> = { stdin: 0, stdout: 1, stderr: 2 };

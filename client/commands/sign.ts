@@ -1,6 +1,7 @@
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { checkOutputPath, fsReason, isStdout, readInputFile, writeOutputFile } from './output-files.ts';
+import { fsReason } from '../../core/fs-reason.ts';
+import { checkOutputPath, isStdout, readInputFile, writeOutputFile } from './output-files.ts';
 import { requireOptions } from './policy-flags.ts';
 import { ByteProgress } from './progress.ts';
 import { checkUrlFlags, serverUrlProblem } from './url-flags.ts';

@@ -3,7 +3,8 @@ import { closeSync, createReadStream, fstatSync, openSync } from 'node:fs';
 import type { Command } from 'commander';
 // Only the offline verifier: no HTTP client, no server code, no database is loaded by this command.
 import { createVerifier, VerificationError } from '../verify/index.ts';
-import { fsReason, readInputFile } from './output-files.ts';
+import { fsReason } from '../../core/fs-reason.ts';
+import { readInputFile } from './output-files.ts';
 import { policyFrom, requireOptions, type PolicyCliOptions } from './policy-flags.ts';
 import { ByteProgress } from './progress.ts';
 
